@@ -1,7 +1,20 @@
 //! antenna: a crash-report collector speaking Mozilla Antenna's wire protocol.
+//!
+//! The path of one crash: [`server`] accepts it, [`submit`] checks and parses it (with
+//! [`multipart`], [`throttle`] and [`crash_id`]), [`crashmover`] saves it through a
+//! [`storage`] backend, and only then is the client answered.
 #![warn(missing_docs)]
 
-pub mod multipart;
+pub mod app;
+pub mod config;
+pub mod crash;
 pub mod crash_id;
+pub mod crashmover;
+pub mod health;
+pub mod multipart;
 pub mod pyjson;
+pub mod server;
+pub mod storage;
+pub mod submit;
+pub mod throttle;
 pub mod timestamp;

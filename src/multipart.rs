@@ -499,7 +499,10 @@ fn parse_part_headers(block: &[u8]) -> Result<PartHeaders, Error> {
             }
         } else if header.name.eq_ignore_ascii_case("content-type") {
             out.content_type = Some(text()?.to_owned());
-        } else if header.name.eq_ignore_ascii_case("content-transfer-encoding") {
+        } else if header
+            .name
+            .eq_ignore_ascii_case("content-transfer-encoding")
+        {
             let encoding = text()?;
             if !["binary", "8bit", "7bit"]
                 .iter()
@@ -514,8 +517,7 @@ fn parse_part_headers(block: &[u8]) -> Result<PartHeaders, Error> {
 
 /// True when a header line continues on the next line (obsolete folding, RFC 5322 §2.2.3).
 fn has_folding(block: &[u8]) -> bool {
-    memmem::find_iter(block, b"\r\n")
-        .any(|at| matches!(block.get(at + 2), Some(b' ' | b'\t')))
+    memmem::find_iter(block, b"\r\n").any(|at| matches!(block.get(at + 2), Some(b' ' | b'\t')))
 }
 
 /// Removes the CRLF of every folded line, keeping the whitespace that follows it.
@@ -559,7 +561,10 @@ pub(crate) fn params(text: &[u8]) -> impl Iterator<Item = (String, String)> + '_
         let (value, remaining) = if let Some(quoted) = after_eq.strip_prefix(b"\"") {
             unquote(quoted)
         } else {
-            let end = after_eq.iter().position(|&b| b == b';').unwrap_or(after_eq.len());
+            let end = after_eq
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(after_eq.len());
             (trim_end(&after_eq[..end]).to_vec(), &after_eq[end..])
         };
         rest = remaining;
@@ -593,7 +598,12 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 }
 
 fn trim_end(bytes: &[u8]) -> &[u8] {
-    let keep = bytes.len() - bytes.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+    let keep = bytes.len()
+        - bytes
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
     &bytes[..keep]
 }
 
@@ -645,7 +655,7 @@ mod tests {
     fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<Part>, Error> {
         let mut parser = Parser::new(BOUNDARY, Limits::default());
         let mut parts = Vec::new();
-        let mut drain = |parser: &mut Parser, parts: &mut Vec<Part>| loop {
+        let drain = |parser: &mut Parser, parts: &mut Vec<Part>| loop {
             match parser.next_part()? {
                 Next::Part(part) => parts.push(part),
                 Next::NeedMore => return Ok(false),
@@ -864,18 +874,27 @@ mod tests {
             max_parts: 2,
         };
         let mut parser = Parser::new(BOUNDARY, limits);
-        assert_eq!(
-            parser.feed(&[0; 101]),
-            Err(Error::TooLarge { limit: 100 })
-        );
+        assert_eq!(parser.feed(&[0; 101]), Err(Error::TooLarge { limit: 100 }));
 
         let long_header = body(&[(&format!("X-Long: {}", "y".repeat(100)), b"1")]);
-        let mut parser = Parser::new(BOUNDARY, Limits { max_body: 1 << 20, ..limits });
+        let mut parser = Parser::new(
+            BOUNDARY,
+            Limits {
+                max_body: 1 << 20,
+                ..limits
+            },
+        );
         parser.feed(&long_header).unwrap();
         assert_eq!(parser.next_part(), Err(Error::HeaderTooLarge { limit: 64 }));
 
         let three = body(&[("X: 1", b"a"), ("X: 2", b"b"), ("X: 3", b"c")]);
-        let mut parser = Parser::new(BOUNDARY, Limits { max_body: 1 << 20, ..limits });
+        let mut parser = Parser::new(
+            BOUNDARY,
+            Limits {
+                max_body: 1 << 20,
+                ..limits
+            },
+        );
         parser.feed(&three).unwrap();
         assert!(matches!(parser.next_part(), Ok(Next::Part(_))));
         assert!(matches!(parser.next_part(), Ok(Next::Part(_))));
@@ -891,7 +910,8 @@ mod tests {
         );
         let garbage = body(&[("not a header line", b"1")]);
         assert!(matches!(parse(&garbage), Err(Error::InvalidHeader(_))));
-        let mut latin1 = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"").into_bytes();
+        let mut latin1 =
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"").into_bytes();
         latin1.extend_from_slice(b"\xe9\"\r\n\r\n1\r\n");
         latin1.extend_from_slice(format!("--{BOUNDARY}--").as_bytes());
         assert!(matches!(parse(&latin1), Err(Error::InvalidHeader(_))));
@@ -904,9 +924,15 @@ mod tests {
         let mut parser = Parser::new(BOUNDARY, Limits::default());
         parser.feed_buffer(body).unwrap();
         parser.finish();
-        let Next::Part(_) = parser.next_part().unwrap() else { panic!() };
-        let Next::Part(_) = parser.next_part().unwrap() else { panic!() };
-        let Next::Part(dump) = parser.next_part().unwrap() else { panic!() };
+        let Next::Part(_) = parser.next_part().unwrap() else {
+            panic!()
+        };
+        let Next::Part(_) = parser.next_part().unwrap() else {
+            panic!()
+        };
+        let Next::Part(dump) = parser.next_part().unwrap() else {
+            panic!()
+        };
         assert!(range.contains(&(dump.body.as_ptr() as usize)));
         assert_eq!(parser.next_part().unwrap(), Next::End);
     }

@@ -6,12 +6,19 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Serialises `value` as Python's `json.dumps(value, sort_keys=True)` would.
 pub fn to_string(value: &Value) -> String {
     let mut out = String::with_capacity(256);
     write_value(&mut out, value);
+    out
+}
+
+/// Serialises a JSON object as Python's `json.dumps(obj, sort_keys=True)` would.
+pub fn object_to_string(map: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(1024);
+    write_object(&mut out, map);
     out
 }
 
@@ -37,24 +44,26 @@ fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            // serde_json's default map is a BTreeMap, sorted by UTF-8 bytes, which is the
-            // same order as Python's sort of str (by code point); sort anyway so a feature
-            // flip elsewhere in the tree cannot change our bytes.
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str(out, key);
-                out.push_str(": ");
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(out, map),
     }
+}
+
+fn write_object(out: &mut String, map: &Map<String, Value>) {
+    // serde_json's default map is a BTreeMap, sorted by UTF-8 bytes, which is the
+    // same order as Python's sort of str (by code point); sort anyway so a feature
+    // flip elsewhere in the tree cannot change our bytes.
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (key, item)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_str(out, key);
+        out.push_str(": ");
+        write_value(out, item);
+    }
+    out.push('}');
 }
 
 fn write_str(out: &mut String, text: &str) {
@@ -137,11 +146,20 @@ mod tests {
     fn matches_python_json_dumps() {
         // Expected strings produced by CPython 3.11: json.dumps(v, sort_keys=True)
         let cases = [
-            (json!({"b": 1, "a": [1, 2], "c": {}}), r#"{"a": [1, 2], "b": 1, "c": {}}"#),
+            (
+                json!({"b": 1, "a": [1, 2], "c": {}}),
+                r#"{"a": [1, 2], "b": 1, "c": {}}"#,
+            ),
             (json!([]), "[]"),
             (json!("é ☃ 😀"), r#""\u00e9 \u2603 \ud83d\ude00""#),
-            (json!("q\"b\\n\n\r\t\u{8}\u{c}\u{1}\u{7f}"), r#""q\"b\\n\n\r\t\b\f\u0001\u007f""#),
-            (json!({"Z": null, "a": true, "é": false}), r#"{"Z": null, "a": true, "\u00e9": false}"#),
+            (
+                json!("q\"b\\n\n\r\t\u{8}\u{c}\u{1}\u{7f}"),
+                r#""q\"b\\n\n\r\t\b\f\u0001\u007f""#,
+            ),
+            (
+                json!({"Z": null, "a": true, "é": false}),
+                r#"{"Z": null, "a": true, "\u00e9": false}"#,
+            ),
             (json!(-17), "-17"),
             (json!(18446744073709551615u64), "18446744073709551615"),
         ];

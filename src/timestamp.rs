@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(t.isoformat(), "2026-11-24T20:10:04.123456+00:00");
         let whole = Timestamp::from_micros(1_315_267_200_000_000);
         assert_eq!(whole.isoformat(), "2011-09-06T00:00:00+00:00");
-        assert_eq!(Timestamp::from_micros(5).isoformat(), "1970-01-01T00:00:00.000005+00:00");
+        assert_eq!(
+            Timestamp::from_micros(5).isoformat(),
+            "1970-01-01T00:00:00.000005+00:00"
+        );
     }
 
     #[test]
@@ -141,7 +144,10 @@ mod tests {
             let date = Date::from_days_since_epoch(days);
             assert_eq!(date.days_since_epoch(), days);
         }
-        assert_eq!(Date::new(2024, 2, 29).map(Date::yymmdd).as_deref(), Some("240229"));
+        assert_eq!(
+            Date::new(2024, 2, 29).map(Date::yymmdd).as_deref(),
+            Some("240229")
+        );
         assert_eq!(Date::new(2023, 2, 29), None);
         assert_eq!(Date::new(2023, 13, 1), None);
         assert_eq!(Date::new(2023, 1, 0), None);

@@ -1,0 +1,38 @@
+//! A crash as it is handed to storage: its id, the raw crash document and the dumps.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::crash_id::CrashId;
+use crate::pyjson;
+
+/// One accepted crash, ready to save.
+#[derive(Debug, Clone)]
+pub struct CrashReport {
+    /// Its id; also the `uuid` field of the raw crash.
+    pub crash_id: CrashId,
+    /// Annotations plus `metadata`, `submitted_timestamp`, `uuid`, `version` (SPEC §4).
+    pub raw_crash: Map<String, Value>,
+    /// Sanitised dump name → bytes exactly as received. Sorted, so `dump_names` is too.
+    pub dumps: BTreeMap<String, Bytes>,
+}
+
+impl CrashReport {
+    /// The raw crash as stored: Antenna-compatible JSON bytes.
+    pub fn raw_crash_json(&self) -> String {
+        pyjson::object_to_string(&self.raw_crash)
+    }
+
+    /// The sorted list of dump names as stored (`[]` when there are none).
+    pub fn dump_names_json(&self) -> String {
+        let names = self.dumps.keys().cloned().map(Value::String).collect();
+        pyjson::to_string(&Value::Array(names))
+    }
+
+    /// Bytes of all dumps together.
+    pub fn dumps_size(&self) -> usize {
+        self.dumps.values().map(Bytes::len).sum()
+    }
+}

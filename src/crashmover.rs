@@ -1,0 +1,221 @@
+//! The save pipeline: per-acceptor bounded queues drained by a pool of crashmover tasks.
+//!
+//! Each acceptor thread pushes into its own lock-free `ArrayQueue`, so acceptors never
+//! contend with each other; every mover takes from all queues in turn, starting after the
+//! queue it took from last, so a busy acceptor cannot starve a quiet one. The queues are
+//! bounded: when one is full the request is answered 503 at once instead of holding more
+//! crash bytes in memory (the bound is `ANTENNA_WORKERS × CRASHMOVER_QUEUE_CAPACITY`).
+//!
+//! The client's answer waits for the save: an acceptor hands each crash over with a oneshot
+//! sender and answers when the outcome comes back, so nobody holds a `CrashID` for a crash
+//! we do not have. A save that keeps failing is retried `CRASHMOVER_MAX_ATTEMPTS` times with
+//! a jittered pause, then the client gets a 500 and keeps its crash.
+//!
+//! The movers run on their own multi-threaded runtime, where the storage clients were built
+//! (SDK clients keep connection pools bound to the runtime that created them).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+use rand::Rng;
+use tokio::runtime::Runtime;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+use crate::crash::CrashReport;
+use crate::storage::CrashStorage;
+
+/// How a save ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Stored.
+    Saved,
+    /// Every attempt failed; the crash is not stored.
+    Dropped,
+}
+
+/// The queue of the submitting acceptor is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("save queue full")]
+pub struct QueueFull;
+
+/// Retries of a failing save.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, at least 1.
+    pub max_attempts: u32,
+    /// Pause between attempts, jittered ±50% so that many movers failing together do not
+    /// retry in lockstep against a recovering backend.
+    pub sleep: Duration,
+}
+
+struct SaveJob {
+    crash: Arc<CrashReport>,
+    done: oneshot::Sender<SaveOutcome>,
+}
+
+/// The queues and the policy shared by acceptors (producers) and movers (consumers).
+pub struct Crashmover {
+    queues: Box<[ArrayQueue<SaveJob>]>,
+    work: Notify,
+    closing: AtomicBool,
+    storage: Arc<dyn CrashStorage>,
+    policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for Crashmover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Crashmover")
+            .field("queues", &self.queues.len())
+            .field("depth", &self.queue_depth())
+            .field("storage", &self.storage.name())
+            .finish()
+    }
+}
+
+impl Crashmover {
+    /// `queues` queues (one per acceptor) of `capacity` crashes each.
+    pub fn new(
+        storage: Arc<dyn CrashStorage>,
+        queues: usize,
+        capacity: usize,
+        policy: RetryPolicy,
+    ) -> Crashmover {
+        Crashmover {
+            queues: (0..queues.max(1))
+                .map(|_| ArrayQueue::new(capacity.max(1)))
+                .collect(),
+            work: Notify::new(),
+            closing: AtomicBool::new(false),
+            storage,
+            policy,
+        }
+    }
+
+    /// Queues `crash` on queue `queue` (the acceptor's index); the receiver yields the
+    /// outcome once a mover is done with it.
+    pub fn enqueue(
+        &self,
+        queue: usize,
+        crash: CrashReport,
+    ) -> Result<oneshot::Receiver<SaveOutcome>, QueueFull> {
+        let (done, outcome) = oneshot::channel();
+        let job = SaveJob {
+            crash: Arc::new(crash),
+            done,
+        };
+        self.queues[queue % self.queues.len()]
+            .push(job)
+            .map_err(|_| QueueFull)?;
+        self.work.notify_one();
+        Ok(outcome)
+    }
+
+    /// Crashes waiting in all queues.
+    pub fn queue_depth(&self) -> usize {
+        self.queues.iter().map(ArrayQueue::len).sum()
+    }
+
+    /// The storage backend, for health checks.
+    pub fn storage(&self) -> &Arc<dyn CrashStorage> {
+        &self.storage
+    }
+
+    /// Takes a job from the first non-empty queue at or after `cursor`, round-robin.
+    fn pop(&self, cursor: &mut usize) -> Option<SaveJob> {
+        let count = self.queues.len();
+        for step in 0..count {
+            let index = (*cursor + step) % count;
+            if let Some(job) = self.queues[index].pop() {
+                *cursor = (index + 1) % count;
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    async fn run_mover(self: Arc<Self>, mut cursor: usize) {
+        loop {
+            // Register for a wake-up before looking, so a push between the look and the
+            // wait is not missed.
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(job) = self.pop(&mut cursor) {
+                let outcome = self.save_with_retries(&job.crash).await;
+                // The client may have gone; the crash is saved (or dropped) all the same.
+                let _ = job.done.send(outcome);
+                continue;
+            }
+            if self.closing.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    async fn save_with_retries(&self, crash: &Arc<CrashReport>) -> SaveOutcome {
+        let id = &crash.crash_id;
+        for attempt in 0..self.policy.max_attempts {
+            match self.storage.save(Arc::clone(crash)).await {
+                Ok(()) => {
+                    tracing::info!("{id} saved");
+                    return SaveOutcome::Saved;
+                }
+                Err(error) => {
+                    tracing::warn!("crashmover save: {error}, retry attempt {attempt}");
+                    if attempt + 1 < self.policy.max_attempts {
+                        let jitter = rand::rng().random_range(0.5..1.5);
+                        tokio::time::sleep(self.policy.sleep.mul_f64(jitter)).await;
+                    }
+                }
+            }
+        }
+        tracing::error!("{id}: too many errors trying to save; dropped");
+        SaveOutcome::Dropped
+    }
+}
+
+/// The running movers and their runtime.
+#[derive(Debug)]
+pub struct MoverPool {
+    runtime: Runtime,
+    movers: Vec<JoinHandle<()>>,
+    crashmover: Arc<Crashmover>,
+}
+
+impl MoverPool {
+    /// Starts `movers` mover tasks on `runtime` (the runtime the storage was built on).
+    pub fn start(runtime: Runtime, crashmover: Arc<Crashmover>, movers: usize) -> MoverPool {
+        let queues = crashmover.queues.len();
+        let movers = (0..movers.max(1))
+            .map(|index| runtime.spawn(Arc::clone(&crashmover).run_mover(index % queues)))
+            .collect();
+        MoverPool {
+            runtime,
+            movers,
+            crashmover,
+        }
+    }
+
+    /// The movers' runtime, for work that must use the storage clients (health checks).
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
+    }
+
+    /// Saves everything still queued, then stops the movers. Call once nothing enqueues
+    /// any more (after the acceptors have stopped).
+    pub fn shutdown(self) {
+        self.crashmover.closing.store(true, Ordering::Release);
+        self.crashmover.work.notify_waiters();
+        let movers = self.movers;
+        self.runtime.block_on(async move {
+            for mover in movers {
+                let _ = mover.await;
+            }
+        });
+        self.runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+}

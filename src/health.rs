@@ -1,0 +1,188 @@
+//! Dockerflow endpoints: `/__lbheartbeat__` (this process takes connections),
+//! `/__heartbeat__` (every backend works), `/__version__` (which build runs) and
+//! `/__broken__` (an intentional error, to test error reporting; off unless configured).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::crashmover::Crashmover;
+use crate::submit::constant_time_eq;
+
+/// State behind the health endpoints.
+#[derive(Debug)]
+pub struct Health {
+    crashmover: Arc<Crashmover>,
+    /// The movers' runtime: storage clients must be used where they were built.
+    storage_runtime: tokio::runtime::Handle,
+    basedir: PathBuf,
+    /// `Basic <base64(user:password)>`, when `/__broken__` is enabled.
+    broken_authorization: Option<String>,
+    hostname: String,
+    started: Instant,
+}
+
+/// A JSON answer.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+impl Health {
+    /// Health state for `config`.
+    pub fn new(
+        config: &Config,
+        crashmover: Arc<Crashmover>,
+        storage_runtime: tokio::runtime::Handle,
+    ) -> Health {
+        Health {
+            crashmover,
+            storage_runtime,
+            basedir: config.basedir.clone(),
+            broken_authorization: config
+                .broken_credentials
+                .as_ref()
+                .map(|credentials| format!("Basic {}", base64(credentials.expose().as_bytes()))),
+            hostname: config.hostname.clone(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether `/__broken__` is enabled (else it is a 404, as if it did not exist).
+    pub fn broken_enabled(&self) -> bool {
+        self.broken_authorization.is_some()
+    }
+
+    /// `/__lbheartbeat__`: 200, empty. Answering at all is the signal.
+    pub fn lbheartbeat(&self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        response
+    }
+
+    /// `/__heartbeat__`: checks storage; 503 with the errors when it fails.
+    pub async fn heartbeat(&self) -> Response<Full<Bytes>> {
+        let storage = Arc::clone(self.crashmover.storage());
+        let name = storage.name();
+        let check = self
+            .storage_runtime
+            .spawn(async move { storage.check_health().await });
+        let mut errors = Vec::new();
+        match check.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => errors.push(json!({"name": name, "msg": error.to_string()})),
+            Err(error) => errors.push(json!({"name": name, "msg": error.to_string()})),
+        }
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        let body = json!({
+            "errors": errors,
+            "info": {
+                "hostname": self.hostname,
+                "save_queue_size": self.crashmover.queue_depth(),
+                "uptime_seconds": self.started.elapsed().as_secs(),
+            },
+        });
+        json_response(status, &body)
+    }
+
+    /// `/__version__`: `version.json` from the base directory, read on every request so a
+    /// deploy that replaces it is seen; `{}` when missing or invalid.
+    pub fn version(&self) -> Response<Full<Bytes>> {
+        let version = std::fs::read(self.basedir.join("version.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        json_response(StatusCode::OK, &version)
+    }
+
+    /// `/__broken__`: 500 on purpose, for the right credentials; 401 otherwise.
+    pub fn broken(&self, headers: &HeaderMap) -> Response<Full<Bytes>> {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        let authorized = self
+            .broken_authorization
+            .as_ref()
+            .is_some_and(|expected| constant_time_eq(expected.as_bytes(), given));
+        if !authorized {
+            let mut response = json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({"title": "401 Unauthorized"}),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"antenna private\""),
+            );
+            return response;
+        }
+        tracing::error!("Unhandled exception: intentional exception (/__broken__)");
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"title": "500 Internal Server Error"}),
+        )
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for the basic-auth header we expect.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("admin:s3cret!", "YWRtaW46czNjcmV0IQ=="),
+        ];
+        for (input, expected) in vectors {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+}

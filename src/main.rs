@@ -1,0 +1,72 @@
+//! The `antenna` binary: configuration, logging, start, wait for a signal, stop.
+
+use std::process::ExitCode;
+
+use antenna::config::Config;
+use tokio::signal::unix::{signal, SignalKind};
+
+fn init_logging(level: tracing::Level) {
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            init_logging(tracing::Level::INFO);
+            tracing::error!("Unhandled startup exception: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(config.logging_level);
+    for (name, value) in config.describe() {
+        tracing::info!("{name}={value}");
+    }
+    tracing::info!(
+        "memory bound for crash bodies in flight: {} MiB (connections x 2 x max crash + queues x max crash)",
+        config.memory_bound() >> 20
+    );
+    if config.sentry_dsn.is_some() {
+        tracing::warn!("SECRET_SENTRY_DSN is set, but Sentry reporting is not built in: errors go to the log only");
+    }
+
+    // Signals are registered before anything starts, so an early SIGTERM is not lost.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            let terminate = runtime.block_on(async { signal(SignalKind::terminate()) })?;
+            let interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
+            Ok((runtime, terminate, interrupt))
+        });
+    let (runtime, mut terminate, mut interrupt) = match signals {
+        Ok(signals) => signals,
+        Err(error) => {
+            tracing::error!("Unhandled startup exception: installing signal handlers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let running = match antenna::app::start(&config) {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::error!("Unhandled startup exception: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("listening on {}", running.local_addr);
+
+    runtime.block_on(async {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    });
+    running.shutdown();
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}

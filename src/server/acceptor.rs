@@ -1,0 +1,100 @@
+//! One acceptor: a thread running a current-thread tokio runtime that accepts on its own
+//! listener and serves HTTP/1.1 connections with hyper.
+//!
+//! Thread-per-core keeps a request on one core from accept to answer: no work stealing, no
+//! cross-thread wake-ups, and per-thread state (the gzip decompressor) needs no locks.
+
+use std::convert::Infallible;
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use super::router;
+use crate::app::App;
+
+/// Settings of every acceptor.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptorSettings {
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time allowed for a request head (slow-loris defence).
+    pub header_read_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take before connections are cut.
+    pub shutdown_timeout: Duration,
+}
+
+/// Runs acceptor `index` on the current thread until `shutdown` turns true, then lets
+/// in-flight requests finish.
+pub fn run(
+    index: usize,
+    listener: StdListener,
+    app: Arc<App>,
+    settings: AcceptorSettings,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        let slots = Arc::new(Semaphore::new(settings.max_connections));
+        let graceful = GracefulShutdown::new();
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let permit = tokio::select! {
+                permit = Arc::clone(&slots).acquire_owned() => permit,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let Ok(permit) = permit else { break };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff = Duration::from_millis(5);
+                    stream
+                }
+                Err(error) => {
+                    // Out of file descriptors or memory: wait, doubling up to a second,
+                    // rather than spin on an error that will repeat.
+                    tracing::warn!("acceptor {index}: accept failed: {error}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let app = Arc::clone(&app);
+            let service = service_fn(move |request| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(router::route(request, &app, index).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.header_read_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!("connection ended: {error}");
+                }
+                drop(permit);
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(settings.shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("acceptor {index}: connections still open after the shutdown timeout");
+        }
+        Ok(())
+    })
+}

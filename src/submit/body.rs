@@ -1,0 +1,186 @@
+//! Reading a submission body off the connection, under the size cap and the idle timeout,
+//! into multipart parts.
+//!
+//! Plain bodies stream straight into the multipart parser as chunks arrive, so the boundary
+//! scan overlaps the upload and the body is copied once (into the parser's buffer, sized
+//! from Content-Length). Gzip bodies are gathered, then inflated by libdeflate in one call
+//! into one buffer that the parser adopts without a copy.
+
+use std::cell::RefCell;
+use std::fmt::Display;
+use std::time::Duration;
+
+use bytes::{Buf as _, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Body;
+use libdeflater::{DecompressionError, Decompressor};
+
+use super::reject::Reject;
+use super::request::Head;
+use crate::multipart::{self, Limits, Next, Parser, Part};
+
+/// The parts of a body and what the raw crash's metadata says about it.
+#[derive(Debug)]
+pub struct Received {
+    /// Every part, in order.
+    pub parts: Vec<Part>,
+    /// Bytes as received on the wire (the compressed size for gzip bodies).
+    pub wire_size: usize,
+    /// Bytes after decompression (equal to `wire_size` for plain bodies).
+    pub decoded_size: usize,
+}
+
+/// Reads and parses `body`. `max_size` caps the wire bytes and the decompressed bytes alike;
+/// `idle` is the longest wait for the next chunk.
+pub async fn receive<B>(
+    mut body: B,
+    head: &Head,
+    max_size: usize,
+    idle: Duration,
+) -> Result<Received, Reject>
+where
+    B: Body + Unpin,
+    B::Error: Display,
+{
+    let limits = Limits {
+        max_body: max_size,
+        ..Limits::default()
+    };
+    let expected = head.content_length.unwrap_or(0);
+    if head.compressed {
+        let mut compressed = BytesMut::with_capacity(expected.min(max_size));
+        read_chunks(&mut body, idle, |chunk| {
+            if compressed.len() + chunk.len() > max_size {
+                return Err(Reject::TooLarge(max_size));
+            }
+            compressed.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        if compressed.is_empty() {
+            return Err(Reject::NoContentLength);
+        }
+        let inflated = gunzip(&compressed, max_size)?;
+        let decoded_size = inflated.len();
+        let mut parser = Parser::new(&head.boundary, limits);
+        parser.feed_buffer(inflated).map_err(structure)?;
+        parser.finish();
+        let mut parts = Vec::new();
+        drain(&mut parser, &mut parts)?;
+        return Ok(Received {
+            parts,
+            wire_size: compressed.len(),
+            decoded_size,
+        });
+    }
+
+    let mut parser = Parser::with_capacity(&head.boundary, limits, expected);
+    let mut parts = Vec::new();
+    read_chunks(&mut body, idle, |chunk| {
+        parser.feed(chunk).map_err(structure)?;
+        drain(&mut parser, &mut parts)
+    })
+    .await?;
+    if parser.received() == 0 {
+        return Err(Reject::NoContentLength);
+    }
+    parser.finish();
+    drain(&mut parser, &mut parts)?;
+    Ok(Received {
+        parts,
+        wire_size: parser.received(),
+        decoded_size: parser.received(),
+    })
+}
+
+/// Pulls every complete part out of the parser.
+fn drain(parser: &mut Parser, parts: &mut Vec<Part>) -> Result<(), Reject> {
+    loop {
+        match parser.next_part().map_err(structure)? {
+            Next::Part(part) => parts.push(part),
+            Next::NeedMore | Next::End => return Ok(()),
+        }
+    }
+}
+
+/// Feeds every data frame of `body` to `sink`, with `idle` as the longest wait per frame.
+async fn read_chunks<B>(
+    body: &mut B,
+    idle: Duration,
+    mut sink: impl FnMut(&[u8]) -> Result<(), Reject>,
+) -> Result<(), Reject>
+where
+    B: Body + Unpin,
+    B::Error: Display,
+{
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(Reject::BodyTimeout),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(error))) => {
+                // The client closed early (body shorter than its Content-Length) or broke
+                // the chunked framing.
+                return Err(Reject::InvalidPayloadStructure(format!(
+                    "reading body: {error}"
+                )));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            sink(data.chunk())?;
+        }
+    }
+}
+
+fn structure(error: multipart::Error) -> Reject {
+    match error {
+        multipart::Error::TooLarge { limit } => Reject::TooLarge(limit),
+        other => Reject::InvalidPayloadStructure(other.to_string()),
+    }
+}
+
+thread_local! {
+    /// One libdeflate decompressor per thread: it is `!Sync`, cheap to keep, and each
+    /// acceptor thread inflates one body at a time (inflating never awaits).
+    static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
+}
+
+/// Inflates a gzip body into one buffer of at most `max_size` bytes.
+///
+/// The gzip trailer's ISIZE (uncompressed size mod 2^32) sizes the buffer in one go for
+/// honest bodies; a lying or missing ISIZE costs a few doublings, never more than
+/// `max_size`, so a decompression bomb stops at the cap.
+pub fn gunzip(compressed: &[u8], max_size: usize) -> Result<BytesMut, Reject> {
+    if compressed.len() < 18 || compressed[..2] != [0x1f, 0x8b] {
+        return Err(Reject::BadGzip("not a gzip stream".into()));
+    }
+    let trailer = &compressed[compressed.len() - 4..];
+    let isize = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+    let mut size = if (1..=max_size).contains(&isize) {
+        isize
+    } else {
+        compressed.len().saturating_mul(4).clamp(1024, max_size)
+    };
+    DECOMPRESSOR.with(|cell| {
+        let mut decompressor = cell.borrow_mut();
+        loop {
+            // Zeroed through calloc: fresh pages from the kernel, no memset for big sizes.
+            let mut out = BytesMut::zeroed(size);
+            match decompressor.gzip_decompress(compressed, &mut out) {
+                Ok(len) => {
+                    out.truncate(len);
+                    return Ok(out);
+                }
+                Err(DecompressionError::InsufficientSpace) if size < max_size => {
+                    size = size.saturating_mul(2).min(max_size);
+                }
+                Err(DecompressionError::InsufficientSpace) => {
+                    return Err(Reject::TooLarge(max_size))
+                }
+                Err(DecompressionError::BadData) => {
+                    return Err(Reject::BadGzip("invalid gzip data".into()))
+                }
+            }
+        }
+    })
+}

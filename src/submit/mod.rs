@@ -1,0 +1,267 @@
+//! `POST /submit`: from an HTTP request to a saved crash and a `CrashID=bp-<id>` answer.
+//!
+//! The steps, each in its own module: [`request`] checks the head, [`body`] reads and
+//! parses the body, [`extract`] sorts parts into annotations and dumps, [`Submitter::decide`]
+//! throttles, assigns the crash id and builds the raw crash (pure: time and randomness are
+//! passed in), and the crashmover saves it. Every failure is a [`Reject`], which alone
+//! decides the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Body;
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::crash::CrashReport;
+use crate::crash_id::{CrashId, IdKind};
+use crate::crashmover::{Crashmover, SaveOutcome};
+use crate::throttle::{Outcome, Throttler, Verdict};
+use crate::timestamp::Timestamp;
+
+pub mod body;
+pub mod extract;
+pub mod reject;
+pub mod request;
+
+pub use extract::Extracted;
+pub use reject::Reject;
+
+/// Annotations never stored: personal data Antenna strips before saving (in this order,
+/// each leaving a collector note).
+const BAD_FIELDS: &[&str] = &[
+    "Email",
+    "TelemetryClientId",
+    "TelemetryServerURL",
+    "TelemetrySessionId",
+];
+
+/// What happens to a well-formed report.
+#[derive(Debug)]
+pub enum Decision {
+    /// ACCEPT or DEFER: save it, then answer with its id.
+    Save(CrashReport),
+    /// FAKEACCEPT: answer with an id, keep nothing.
+    FakeAccept(CrashId),
+    /// REJECT: answer `Discarded=rule_<rule>`.
+    Discard(&'static str),
+}
+
+/// Request facts the raw crash records.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Body was gzip-compressed.
+    pub compressed: bool,
+    /// Bytes on the wire.
+    pub wire_size: usize,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request carried the configured submitter bearer token.
+    pub from_submitter: bool,
+}
+
+/// The submit endpoint with everything it needs, built once at start-up.
+#[derive(Debug)]
+pub struct Submitter {
+    throttler: Throttler,
+    crashmover: Arc<Crashmover>,
+    submitter_token: Option<String>,
+    max_crash_size: usize,
+    body_idle_timeout: Duration,
+}
+
+/// `text/plain` answer with `body`.
+pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+impl Submitter {
+    /// The endpoint for `config`, saving through `crashmover`.
+    pub fn new(config: &Config, crashmover: Arc<Crashmover>) -> Submitter {
+        Submitter {
+            throttler: Throttler::new(config.throttle_rules, config.throttle_products.clone()),
+            crashmover,
+            submitter_token: config
+                .submitter_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
+            max_crash_size: config.max_crash_size,
+            body_idle_timeout: config.body_idle_timeout,
+        }
+    }
+
+    /// Handles one `POST /submit`; `queue` is the calling acceptor's save queue.
+    pub async fn handle<B>(&self, request: http::Request<B>, queue: usize) -> Response<Full<Bytes>>
+    where
+        B: Body + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        match self.submit(request, queue).await {
+            Ok(response) => response,
+            Err(reject) => {
+                if reject.is_server_error() {
+                    tracing::error!("submit failed: {reject}");
+                } else {
+                    tracing::info!("submit discarded: {reject}");
+                }
+                let mut response = text_response(reject.status(), reject.body());
+                if reject == Reject::QueueFull {
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(reject::RETRY_AFTER_SECONDS),
+                    );
+                }
+                response
+            }
+        }
+    }
+
+    async fn submit<B>(
+        &self,
+        request: http::Request<B>,
+        queue: usize,
+    ) -> Result<Response<Full<Bytes>>, Reject>
+    where
+        B: Body + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let (parts, body) = request.into_parts();
+        let head = request::check(&parts.headers, self.max_crash_size)?;
+        let received =
+            body::receive(body, &head, self.max_crash_size, self.body_idle_timeout).await?;
+        let extracted = extract::extract(received.parts)?;
+        let from_submitter = match (&self.submitter_token, &head.bearer_token) {
+            (Some(expected), Some(given)) => {
+                constant_time_eq(expected.as_bytes(), given.as_bytes())
+            }
+            _ => false,
+        };
+        let facts = Facts {
+            compressed: head.compressed,
+            wire_size: received.wire_size,
+            user_agent: head.user_agent,
+            from_submitter,
+        };
+        let (decision, verdict) =
+            self.decide(extracted, &facts, Timestamp::now(), &mut rand::rng())?;
+        match decision {
+            Decision::Discard(rule) => Ok(text_response(
+                StatusCode::OK,
+                format!("Discarded=rule_{rule}"),
+            )),
+            Decision::FakeAccept(crash_id) => Ok(crash_id_response(&crash_id)),
+            Decision::Save(crash) => {
+                let crash_id = crash.crash_id.clone();
+                tracing::info!("{crash_id} received; matched by {}", verdict.rule);
+                let outcome = self
+                    .crashmover
+                    .enqueue(queue, crash)
+                    .map_err(|_| Reject::QueueFull)?;
+                match outcome.await {
+                    Ok(SaveOutcome::Saved) => Ok(crash_id_response(&crash_id)),
+                    Ok(SaveOutcome::Dropped) | Err(_) => Err(Reject::StorageFailed),
+                }
+            }
+        }
+    }
+
+    /// Throttles, assigns the crash id and builds the raw crash. Pure: `now` and `rng` are
+    /// the only sources of time and chance.
+    pub fn decide(
+        &self,
+        extracted: Extracted,
+        facts: &Facts,
+        now: Timestamp,
+        rng: &mut impl Rng,
+    ) -> Result<(Decision, Verdict), Reject> {
+        let Extracted {
+            mut annotations,
+            dumps,
+            mut notes,
+            has_json,
+        } = extracted;
+        let verdict = self.throttler.throttle(&annotations, now.date(), rng);
+        let kind = match verdict.outcome {
+            Outcome::Defer => IdKind::Defer,
+            Outcome::FakeAccept => IdKind::FakeAccept,
+            _ => IdKind::Accept,
+        };
+        // A client may choose its crash id only with the submitter's token (re-submission
+        // of a crash whose id is already known downstream).
+        let crash_id = match annotations.get("uuid") {
+            Some(_) if !facts.from_submitter => return Err(Reject::UnauthorizedUuid),
+            Some(Value::String(text)) => {
+                CrashId::parse_strict(text).map_err(|invalid| Reject::InvalidUuid(invalid.0))?
+            }
+            Some(other) => return Err(Reject::InvalidUuid(other.to_string())),
+            None => CrashId::generate(rng, kind, now.date()),
+        };
+        match verdict.outcome {
+            Outcome::Reject | Outcome::Continue => {
+                return Ok((Decision::Discard(verdict.rule), verdict))
+            }
+            Outcome::FakeAccept => return Ok((Decision::FakeAccept(crash_id), verdict)),
+            Outcome::Accept | Outcome::Defer => {}
+        }
+        for field in BAD_FIELDS {
+            if annotations.remove(*field).is_some() {
+                notes.push(format!("Removed {field} from raw crash."));
+            }
+        }
+        let checksums: Map<String, Value> = dumps
+            .iter()
+            .map(|(name, bytes)| (name.clone(), Value::String(hex(&Sha256::digest(bytes)))))
+            .collect();
+        let metadata = json!({
+            "collector_notes": notes,
+            "dump_checksums": checksums,
+            "payload": if has_json { "json" } else { "multipart" },
+            "payload_compressed": if facts.compressed { "1" } else { "0" },
+            "payload_size": facts.wire_size,
+            "throttle_rule": verdict.rule,
+            "user_agent": facts.user_agent.as_deref().unwrap_or("None"),
+        });
+        annotations.insert("metadata".into(), metadata);
+        annotations.insert("submitted_timestamp".into(), now.isoformat().into());
+        annotations.insert("uuid".into(), crash_id.as_str().into());
+        annotations.insert("version".into(), 2.into());
+        let crash = CrashReport {
+            crash_id,
+            raw_crash: annotations,
+            dumps,
+        };
+        Ok((Decision::Save(crash), verdict))
+    }
+}
+
+fn crash_id_response(crash_id: &CrashId) -> Response<Full<Bytes>> {
+    text_response(StatusCode::OK, format!("CrashID=bp-{crash_id}\n"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

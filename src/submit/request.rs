@@ -1,0 +1,179 @@
+//! The checks a submission passes before a byte of its body is read: content type,
+//! boundary, length, encoding (SPEC §2, in Antenna's order: the first failure wins).
+
+use http::header::{self, HeaderMap};
+
+use super::reject::Reject;
+use crate::multipart;
+
+/// Longest boundary RFC 2046 allows.
+const MAX_BOUNDARY_LEN: usize = 70;
+
+/// What the request head says about the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The multipart boundary, unquoted.
+    pub boundary: String,
+    /// `Content-Encoding: gzip` (or `x-gzip`), any case.
+    pub compressed: bool,
+    /// The declared length; `None` for chunked bodies.
+    pub content_length: Option<usize>,
+    /// `User-Agent`, as stored in `metadata.user_agent`.
+    pub user_agent: Option<String>,
+    /// The bearer token of `Authorization: Bearer <token>`, if any.
+    pub bearer_token: Option<String>,
+}
+
+/// Checks the request head; `max_size` is `ANTENNA_MAX_CRASH_SIZE`.
+pub fn check(headers: &HeaderMap, max_size: usize) -> Result<Head, Reject> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.as_bytes())
+        .filter(|value| !value.iter().all(u8::is_ascii_whitespace))
+        .ok_or(Reject::NoContentType)?;
+    let (media_type, params) = match content_type.iter().position(|&b| b == b';') {
+        Some(at) => (&content_type[..at], &content_type[at + 1..]),
+        None => (content_type, &b""[..]),
+    };
+    let media_type = String::from_utf8_lossy(media_type)
+        .trim()
+        .to_ascii_lowercase();
+    if media_type != "multipart/form-data" && media_type != "multipart/mixed" {
+        return Err(Reject::WrongContentType);
+    }
+    let boundary = multipart::params(params)
+        .find(|(key, _)| key.eq_ignore_ascii_case("boundary"))
+        .map(|(_, value)| value)
+        .filter(|boundary| !boundary.is_empty() && boundary.len() <= MAX_BOUNDARY_LEN)
+        .ok_or(Reject::NoBoundary)?;
+
+    let chunked = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    let content_length = match headers.get(header::CONTENT_LENGTH) {
+        // hyper has already refused a Content-Length that is not a number.
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .ok_or(Reject::NoContentLength)?,
+        ),
+        None => None,
+    };
+    let content_length = match content_length {
+        Some(0) => return Err(Reject::NoContentLength),
+        None if !chunked => return Err(Reject::NoContentLength),
+        Some(length) if length > max_size as u64 => return Err(Reject::TooLarge(max_size)),
+        other => other.map(|length| length as usize),
+    };
+
+    let compressed = headers.get(header::CONTENT_ENCODING).is_some_and(|value| {
+        let value = value.as_bytes().trim_ascii();
+        value.eq_ignore_ascii_case(b"gzip") || value.eq_ignore_ascii_case(b"x-gzip")
+    });
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let bearer_token = text(header::AUTHORIZATION).and_then(|value| {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+    });
+    Ok(Head {
+        boundary,
+        compressed,
+        content_length,
+        user_agent: text(header::USER_AGENT),
+        bearer_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn head(pairs: &[(&'static str, &str)]) -> Result<Head, Reject> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        check(&headers, 1000)
+    }
+
+    #[test]
+    fn content_type_and_boundary() {
+        let ok = |ct: &str| head(&[("content-type", ct), ("content-length", "10")]);
+        assert_eq!(
+            ok("multipart/form-data; boundary=abc").unwrap().boundary,
+            "abc"
+        );
+        assert_eq!(
+            ok("multipart/form-data; boundary=\"a b;c\"")
+                .unwrap()
+                .boundary,
+            "a b;c"
+        );
+        assert_eq!(
+            ok("Multipart/Form-Data;charset=utf-8; BOUNDARY=x")
+                .unwrap()
+                .boundary,
+            "x"
+        );
+        assert_eq!(ok("multipart/mixed; boundary=x").unwrap().boundary, "x");
+        assert_eq!(
+            head(&[("content-length", "10")]),
+            Err(Reject::NoContentType)
+        );
+        assert_eq!(ok(""), Err(Reject::NoContentType));
+        assert_eq!(ok("application/json"), Err(Reject::WrongContentType));
+        assert_eq!(ok("multipart/form-data"), Err(Reject::NoBoundary));
+        assert_eq!(
+            ok("multipart/form-data; boundary="),
+            Err(Reject::NoBoundary)
+        );
+        assert_eq!(
+            ok("multipart/form-data; boundary=\"\""),
+            Err(Reject::NoBoundary)
+        );
+        let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
+        assert_eq!(ok(&long), Err(Reject::NoBoundary));
+        let longest = format!("multipart/form-data; boundary={}", "b".repeat(70));
+        assert!(ok(&longest).is_ok());
+    }
+
+    #[test]
+    fn length_and_encoding() {
+        let ct = ("content-type", "multipart/form-data; boundary=x");
+        assert_eq!(head(&[ct]), Err(Reject::NoContentLength));
+        assert_eq!(
+            head(&[ct, ("content-length", "0")]),
+            Err(Reject::NoContentLength)
+        );
+        assert_eq!(
+            head(&[ct, ("content-length", "1001")]),
+            Err(Reject::TooLarge(1000))
+        );
+        let chunked = head(&[
+            ct,
+            ("transfer-encoding", "chunked"),
+            ("content-encoding", "GZIP"),
+        ]);
+        let chunked = chunked.unwrap();
+        assert_eq!(chunked.content_length, None);
+        assert!(chunked.compressed);
+        let plain = head(&[ct, ("content-length", "5"), ("content-encoding", "deflate")]).unwrap();
+        assert!(!plain.compressed);
+        let auth = head(&[
+            ct,
+            ("content-length", "5"),
+            ("authorization", "Bearer  tok "),
+        ]);
+        assert_eq!(auth.unwrap().bearer_token.as_deref(), Some("tok"));
+    }
+}
