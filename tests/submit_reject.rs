@@ -1,0 +1,206 @@
+//! Every row of the SPEC answer table, over real sockets: exact status and body, and
+//! nothing stored.
+
+mod support;
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+fn valid_body() -> Vec<u8> {
+    Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", b"MDMP")
+        .build()
+}
+
+fn post_with_type(content_type: &str, body: &[u8]) -> Vec<u8> {
+    raw(
+        &format!(
+            "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}",
+            body.len()
+        ),
+        body,
+    )
+}
+
+fn assert_answer(response: &Response, status: u16, body: &str) {
+    assert_eq!((response.status, response.text().as_str()), (status, body));
+    assert_eq!(response.header("content-type"), Some("text/plain"));
+}
+
+#[test]
+fn malformed_requests_get_their_reason_code() {
+    let collector = Collector::start(&[("ANTENNA_MAX_CRASH_SIZE", "64KiB")]);
+    let body = valid_body();
+    let bad = "Discarded=malformed_";
+    let cases: Vec<(Vec<u8>, u16, String)> = vec![
+        (
+            raw(&format!("POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: {}", body.len()), &body),
+            400,
+            format!("{bad}no_content_type"),
+        ),
+        (post_with_type("application/json", &body), 400, format!("{bad}wrong_content_type")),
+        (post_with_type("multipart/form-data", &body), 400, format!("{bad}no_boundary")),
+        (post_with_type("multipart/form-data; boundary=", &body), 400, format!("{bad}no_boundary")),
+        (
+            post_with_type(&format!("multipart/form-data; boundary={}", "x".repeat(71)), &body),
+            400,
+            format!("{bad}no_boundary"),
+        ),
+        (post(b"", ""), 400, format!("{bad}no_content_length")),
+        (
+            raw(&format!("POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {}", content_type()), b""),
+            400,
+            format!("{bad}no_content_length"),
+        ),
+        (post_chunked(b"", 10, ""), 400, format!("{bad}no_content_length")),
+        (post(&body, "Content-Encoding: gzip\r\n"), 400, format!("{bad}bad_gzip")),
+        (post(&gzip(&body), ""), 400, format!("{bad}invalid_payload_structure")),
+        (
+            post_with_type("multipart/form-data; boundary=not-the-one", &body),
+            400,
+            format!("{bad}invalid_payload_structure"),
+        ),
+        (post(b"this is not multipart at all", ""), 400, format!("{bad}invalid_payload_structure")),
+        (post(&body[..body.len() - 12], ""), 400, format!("{bad}invalid_payload_structure")),
+        (
+            post(&Multipart::new().json(&json!({})).part("Content-Disposition: form-data; name=\"extra\"\r\nContent-Type: application/json", b"{not json").build(), ""),
+            400,
+            format!("{bad}invalid_json"),
+        ),
+        (
+            post(&Multipart::new().json(&json!([1, 2])).build(), ""),
+            400,
+            format!("{bad}invalid_json_value"),
+        ),
+        (
+            post(&Multipart::new().dump("upload_file_minidump", b"MDMP").build(), ""),
+            400,
+            format!("{bad}no_annotations"),
+        ),
+        (
+            post(&Multipart::new().field("A", "1").dump("raw_crash", b"x").build(), ""),
+            400,
+            format!("{bad}invalid_dump_name"),
+        ),
+        (
+            post(&Multipart::new().field("A", "1").field("uuid", "de1bb258-cbbf-4589-a673-34f801241124").build(), ""),
+            401,
+            "Discarded=unauthorized_uuid".to_owned(),
+        ),
+        (
+            post(&Multipart::new().field("A", "1").dump("upload_file_minidump", &[7; 70 * 1024]).build(), ""),
+            413,
+            format!("{bad}too_large"),
+        ),
+        (
+            post_chunked(&Multipart::new().field("A", "1").dump("upload_file_minidump", &[7; 70 * 1024]).build(), 1000, ""),
+            413,
+            format!("{bad}too_large"),
+        ),
+        (
+            // A small gzip body that inflates past the cap: a decompression bomb.
+            post(&gzip(&Multipart::new().field("A", "1").dump("upload_file_minidump", &[0; 200 * 1024]).build()), "Content-Encoding: gzip\r\n"),
+            413,
+            format!("{bad}too_large"),
+        ),
+    ];
+    for (request, status, expected) in cases {
+        let response = collector.send(&request);
+        assert_answer(&response, status, &expected);
+    }
+    assert!(collector.all_files().is_empty(), "{:?}", collector.all_files());
+}
+
+#[test]
+fn submitter_uuid_must_be_valid() {
+    let collector = Collector::start(&[("BREAKPAD_STAGE_SUBMITTER_BEARER_TOKEN", "tok")]);
+    let body = Multipart::new().field("A", "1").field("uuid", "not-a-crash-id").build();
+    let response = collector.send(&post(&body, "Authorization: Bearer tok\r\n"));
+    assert_answer(&response, 400, "Discarded=malformed_invalid_uuid");
+    let response = collector.send(&post(&body, "Authorization: Bearer wrong\r\n"));
+    assert_answer(&response, 401, "Discarded=unauthorized_uuid");
+}
+
+#[test]
+fn body_shorter_than_content_length_ends_without_a_5xx() {
+    let collector = Collector::start(&[]);
+    let body = valid_body();
+    let mut request = format!(
+        "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        content_type(),
+        body.len() + 100
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let mut client = collector.client();
+    client.stream.write_all(&request).unwrap();
+    client.stream.shutdown(Shutdown::Write).unwrap();
+    let response = client.read_response().expect("an answer");
+    assert_answer(&response, 400, "Discarded=malformed_invalid_payload_structure");
+}
+
+#[test]
+fn storage_failure_answers_500_after_retries() {
+    let collector = Collector::start(&[("CRASHMOVER_MAX_ATTEMPTS", "3")]);
+    // A file where today's directory should be makes every save fail, even for root.
+    let probe = collector.send(&post(&valid_body(), "")).crash_id();
+    let day = collector.crash_root().join(format!("20{}", &probe[30..]));
+    std::fs::remove_dir_all(&day).unwrap();
+    std::fs::write(&day, b"in the way").unwrap();
+
+    let response = collector.send(&post(&valid_body(), ""));
+    assert_answer(&response, 500, "");
+    let logs = collector.logs().join("\n");
+    assert_eq!(logs.matches("retry attempt").count(), 3, "{logs}");
+    assert!(logs.contains("too many errors trying to save; dropped"), "{logs}");
+
+    // The backend comes back: saving resumes without a restart.
+    std::fs::remove_file(&day).unwrap();
+    let id = collector.send(&post(&valid_body(), "")).crash_id();
+    assert_eq!(collector.raw_crash(&id)["uuid"], id);
+}
+
+#[test]
+fn full_queue_answers_503_with_retry_after() {
+    let collector = Collector::start(&[
+        ("ANTENNA_WORKERS", "1"),
+        ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "1"),
+        ("CRASHMOVER_QUEUE_CAPACITY", "1"),
+        ("CRASHMOVER_MAX_ATTEMPTS", "3"),
+        ("CRASHMOVER_RETRY_SLEEP_SECONDS", "1"),
+    ]);
+    let probe = collector.send(&post(&valid_body(), "")).crash_id();
+    let day = collector.crash_root().join(format!("20{}", &probe[30..]));
+    std::fs::remove_dir_all(&day).unwrap();
+    std::fs::write(&day, b"in the way").unwrap();
+
+    let wait_for_log = |needle: &str, count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while collector.logs().join("\n").matches(needle).count() < count {
+            assert!(Instant::now() < deadline, "no {needle:?} in logs");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let addr = collector.addr;
+    let busy = std::thread::spawn(move || Client::connect(addr).send(&post(&valid_body(), "")));
+    wait_for_log("retry attempt 0", 1); // the only mover is busy retrying
+    let queued = std::thread::spawn(move || Client::connect(addr).send(&post(&valid_body(), "")));
+    wait_for_log(" received", 3); // probe, busy, queued
+
+    let response = collector.send(&post(&valid_body(), ""));
+    assert_answer(&response, 503, "");
+    assert_eq!(response.header("retry-after"), Some("5"));
+
+    std::fs::remove_file(&day).unwrap();
+    // The busy crash may have used up its attempts; the queued one is saved once the
+    // backend is back.
+    let busy = busy.join().unwrap();
+    assert!(busy.status == 200 || busy.status == 500, "{busy:?}");
+    let queued = queued.join().unwrap().crash_id();
+    assert_eq!(collector.raw_crash(&queued)["uuid"], queued);
+}
