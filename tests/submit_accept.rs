@@ -12,12 +12,21 @@ fn annotations() -> Value {
 }
 
 /// The stored dump and raw crash of one submission, checked against what was sent.
-fn assert_stored(collector: &Collector, crash_id: &str, dump: &[u8], wire_size: usize, compressed: &str) {
+fn assert_stored(
+    collector: &Collector,
+    crash_id: &str,
+    dump: &[u8],
+    wire_size: usize,
+    compressed: &str,
+) {
     let files = collector.stored(crash_id);
     let date = format!("20{}", &crash_id[30..]);
     let dump_path = format!("{date}/upload_file_minidump/{crash_id}");
     assert_eq!(files.len(), 3, "{:?}", files.keys());
-    assert!(files[&dump_path] == dump, "stored dump differs from the file sent");
+    assert!(
+        files[&dump_path] == dump,
+        "stored dump differs from the file sent"
+    );
     assert_eq!(
         files[&format!("{date}/dump_names/{crash_id}.json")],
         br#"["upload_file_minidump"]"#
@@ -27,34 +36,53 @@ fn assert_stored(collector: &Collector, crash_id: &str, dump: &[u8], wire_size: 
     assert_eq!(raw["version"], 2);
     assert_eq!(raw["ProductName"], "Firefox");
     let metadata = &raw["metadata"];
-    assert_eq!(metadata["dump_checksums"]["upload_file_minidump"], sha256_hex(dump));
+    assert_eq!(
+        metadata["dump_checksums"]["upload_file_minidump"],
+        sha256_hex(dump)
+    );
     assert_eq!(metadata["payload_size"], wire_size);
     assert_eq!(metadata["payload_compressed"], compressed);
     assert_eq!(metadata["payload"], "multipart");
     assert_eq!(metadata["throttle_rule"], "accept_everything");
     let timestamp = raw["submitted_timestamp"].as_str().unwrap();
-    assert!(timestamp.ends_with("+00:00") && timestamp.len() >= 25, "{timestamp}");
-    assert_eq!(&timestamp[2..4], &crash_id[30..32], "id date is the submission date");
+    assert!(
+        timestamp.ends_with("+00:00") && timestamp.len() >= 25,
+        "{timestamp}"
+    );
+    assert_eq!(
+        &timestamp[2..4],
+        &crash_id[30..32],
+        "id date is the submission date"
+    );
 }
 
 #[test]
 fn real_minidump_plain_gzip_and_chunked_round_trip() {
     let collector = Collector::start(&[]);
     let dump = corpus(DUMP);
-    let body = Multipart::new().fields(&annotations()).dump("upload_file_minidump", &dump).build();
+    let body = Multipart::new()
+        .fields(&annotations())
+        .dump("upload_file_minidump", &dump)
+        .build();
     let compressed = gzip(&body);
 
     let plain = collector.send(&post(&body, "")).crash_id();
     assert_stored(&collector, &plain, &dump, body.len(), "0");
 
-    let gzipped = collector.send(&post(&compressed, "Content-Encoding: gzip\r\n")).crash_id();
+    let gzipped = collector
+        .send(&post(&compressed, "Content-Encoding: gzip\r\n"))
+        .crash_id();
     assert_stored(&collector, &gzipped, &dump, compressed.len(), "1");
 
     let chunked = collector.send(&post_chunked(&body, 4000, "")).crash_id();
     assert_stored(&collector, &chunked, &dump, body.len(), "0");
 
     let chunked_gzip = collector
-        .send(&post_chunked(&compressed, 1000, "Content-Encoding: GZIP\r\n"))
+        .send(&post_chunked(
+            &compressed,
+            1000,
+            "Content-Encoding: GZIP\r\n",
+        ))
         .crash_id();
     assert_stored(&collector, &chunked_gzip, &dump, compressed.len(), "1");
 
@@ -69,7 +97,10 @@ fn real_minidump_plain_gzip_and_chunked_round_trip() {
 fn raw_crash_bytes_are_python_json_dumps_compatible() {
     let collector = Collector::start(&[]);
     let unicode = corpus_annotations("unicode_and_long");
-    let body = Multipart::new().fields(&unicode).dump("upload_file_minidump", b"abcd1234").build();
+    let body = Multipart::new()
+        .fields(&unicode)
+        .dump("upload_file_minidump", b"abcd1234")
+        .build();
     let id = collector.send(&post(&body, "")).crash_id();
     let date = format!("20{}", &id[30..]);
     let bytes = &collector.stored(&id)[&format!("{date}/raw_crash/{id}.json")];
@@ -90,8 +121,12 @@ fn raw_crash_bytes_are_python_json_dumps_compatible() {
 #[test]
 fn extra_json_style_keeps_json_types() {
     let collector = Collector::start(&[]);
-    let extra = json!({"ProductName": "Firefox", "Version": "1", "Count": 3, "Nested": {"a": [1.5, null]}});
-    let body = Multipart::new().json(&extra).dump("upload_file_minidump", b"MDMP").build();
+    let extra =
+        json!({"ProductName": "Firefox", "Version": "1", "Count": 3, "Nested": {"a": [1.5, null]}});
+    let body = Multipart::new()
+        .json(&extra)
+        .dump("upload_file_minidump", b"MDMP")
+        .build();
     let id = collector.send(&post(&body, "")).crash_id();
     let raw = collector.raw_crash(&id);
     assert_eq!(raw["Count"], 3);
@@ -127,8 +162,14 @@ fn several_dumps_in_one_report() {
     let date = format!("20{}", &id[30..]);
     let files = collector.stored(&id);
     assert_eq!(files[&format!("{date}/upload_file_minidump/{id}")], main);
-    assert_eq!(files[&format!("{date}/upload_file_minidump_browser/{id}")], browser);
-    assert_eq!(files[&format!("{date}/memory_report/{id}")], b"\x1f\x8bnot really");
+    assert_eq!(
+        files[&format!("{date}/upload_file_minidump_browser/{id}")],
+        browser
+    );
+    assert_eq!(
+        files[&format!("{date}/memory_report/{id}")],
+        b"\x1f\x8bnot really"
+    );
     assert_eq!(
         files[&format!("{date}/dump_names/{id}.json")],
         br#"["memory_report", "upload_file_minidump", "upload_file_minidump_browser"]"#
@@ -136,7 +177,10 @@ fn several_dumps_in_one_report() {
     let raw = collector.raw_crash(&id);
     let checksums = raw["metadata"]["dump_checksums"].as_object().unwrap();
     assert_eq!(checksums.len(), 3);
-    assert_eq!(checksums["upload_file_minidump_browser"], sha256_hex(&browser));
+    assert_eq!(
+        checksums["upload_file_minidump_browser"],
+        sha256_hex(&browser)
+    );
     assert_eq!(
         raw["metadata"]["collector_notes"],
         json!(["unknown content type: memory_report application/x-gzip"])
@@ -148,7 +192,10 @@ fn personal_fields_are_removed_with_notes() {
     let collector = Collector::start(&[]);
     let mut fields = corpus_annotations("firefox_desktop_release");
     fields["TelemetrySessionId"] = json!("s-1");
-    let body = Multipart::new().fields(&fields).dump("upload_file_minidump", b"MDMP").build();
+    let body = Multipart::new()
+        .fields(&fields)
+        .dump("upload_file_minidump", b"MDMP")
+        .build();
     let id = collector.send(&post(&body, "")).crash_id();
     let raw = collector.raw_crash(&id);
     for field in ["Email", "TelemetryClientId", "TelemetrySessionId"] {
@@ -163,7 +210,9 @@ fn personal_fields_are_removed_with_notes() {
         ])
     );
     let stored = std::fs::read_to_string(
-        collector.crash_root().join(format!("20{}/raw_crash/{id}.json", &id[30..])),
+        collector
+            .crash_root()
+            .join(format!("20{}/raw_crash/{id}.json", &id[30..])),
     )
     .unwrap();
     assert!(!stored.contains("someone@example.com"));
@@ -184,7 +233,11 @@ fn crashpad_style_request_is_taken_as_is() {
         )
         .build();
     let compressed = gzip(&body);
-    let request = post_chunked(&compressed, 8192, "Content-Encoding: gzip\r\nUser-Agent: Crashpad/0.8.0\r\n");
+    let request = post_chunked(
+        &compressed,
+        8192,
+        "Content-Encoding: gzip\r\nUser-Agent: Crashpad/0.8.0\r\n",
+    );
     let id = collector.send(&request).crash_id();
     let raw = collector.raw_crash(&id);
     assert_eq!(raw["guid"], "8e0b26c1-5c3b-4c1e-9f35-d2e1e8a2c0de");
@@ -194,13 +247,19 @@ fn crashpad_style_request_is_taken_as_is() {
         json!(["unknown content type: upload_file_minidump text/plain"])
     );
     let date = format!("20{}", &id[30..]);
-    assert_eq!(collector.stored(&id)[&format!("{date}/upload_file_minidump/{id}")], dump);
+    assert_eq!(
+        collector.stored(&id)[&format!("{date}/upload_file_minidump/{id}")],
+        dump
+    );
 }
 
 #[test]
 fn mozilla_rules_fake_accept_and_reject() {
     let collector = Collector::start(&[("BREAKPAD_THROTTLER_RULES", "mozilla")]);
-    let b2g = Multipart::new().fields(&corpus_annotations("b2g")).dump("upload_file_minidump", b"x").build();
+    let b2g = Multipart::new()
+        .fields(&corpus_annotations("b2g"))
+        .dump("upload_file_minidump", b"x")
+        .build();
     let id = collector.send(&post(&b2g, "")).crash_id();
     assert_eq!(&id[29..30], "3", "FAKEACCEPT digit");
 
@@ -212,8 +271,13 @@ fn mozilla_rules_fake_accept_and_reject() {
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "Discarded=rule_unsupported_product");
 
-    let old = Multipart::new().fields(&corpus_annotations("old_buildid")).build();
-    assert_eq!(collector.send(&post(&old, "")).text(), "Discarded=rule_has_old_buildid");
+    let old = Multipart::new()
+        .fields(&corpus_annotations("old_buildid"))
+        .build();
+    assert_eq!(
+        collector.send(&post(&old, "")).text(),
+        "Discarded=rule_has_old_buildid"
+    );
 
     let always = Multipart::new()
         .fields(&corpus_annotations("firefox_about_crashes"))
@@ -221,7 +285,10 @@ fn mozilla_rules_fake_accept_and_reject() {
         .build();
     let kept = collector.send(&post(&always, "")).crash_id();
     assert_eq!(&kept[29..30], "0");
-    assert_eq!(collector.raw_crash(&kept)["metadata"]["throttle_rule"], "throttleable_0");
+    assert_eq!(
+        collector.raw_crash(&kept)["metadata"]["throttle_rule"],
+        "throttleable_0"
+    );
 
     // Only the accepted crash is on disk.
     let files = collector.all_files();
@@ -233,8 +300,13 @@ fn mozilla_rules_fake_accept_and_reject() {
 fn submitter_may_choose_the_crash_id_with_its_token() {
     let collector = Collector::start(&[("BREAKPAD_STAGE_SUBMITTER_BEARER_TOKEN", "s3cret")]);
     let chosen = "de1bb258-cbbf-4589-a673-34f801241124";
-    let body = Multipart::new().fields(&annotations()).field("uuid", chosen).build();
-    let id = collector.send(&post(&body, "Authorization: Bearer s3cret\r\n")).crash_id();
+    let body = Multipart::new()
+        .fields(&annotations())
+        .field("uuid", chosen)
+        .build();
+    let id = collector
+        .send(&post(&body, "Authorization: Bearer s3cret\r\n"))
+        .crash_id();
     assert_eq!(id, chosen);
     let raw = collector.raw_crash(chosen);
     assert_eq!(raw["uuid"], chosen);

@@ -113,13 +113,20 @@ fn malformed_requests_get_their_reason_code() {
         let response = collector.send(&request);
         assert_answer(&response, status, &expected);
     }
-    assert!(collector.all_files().is_empty(), "{:?}", collector.all_files());
+    assert!(
+        collector.all_files().is_empty(),
+        "{:?}",
+        collector.all_files()
+    );
 }
 
 #[test]
 fn submitter_uuid_must_be_valid() {
     let collector = Collector::start(&[("BREAKPAD_STAGE_SUBMITTER_BEARER_TOKEN", "tok")]);
-    let body = Multipart::new().field("A", "1").field("uuid", "not-a-crash-id").build();
+    let body = Multipart::new()
+        .field("A", "1")
+        .field("uuid", "not-a-crash-id")
+        .build();
     let response = collector.send(&post(&body, "Authorization: Bearer tok\r\n"));
     assert_answer(&response, 400, "Discarded=malformed_invalid_uuid");
     let response = collector.send(&post(&body, "Authorization: Bearer wrong\r\n"));
@@ -141,7 +148,11 @@ fn body_shorter_than_content_length_ends_without_a_5xx() {
     client.stream.write_all(&request).unwrap();
     client.stream.shutdown(Shutdown::Write).unwrap();
     let response = client.read_response().expect("an answer");
-    assert_answer(&response, 400, "Discarded=malformed_invalid_payload_structure");
+    assert_answer(
+        &response,
+        400,
+        "Discarded=malformed_invalid_payload_structure",
+    );
 }
 
 #[test]
@@ -157,7 +168,10 @@ fn storage_failure_answers_500_after_retries() {
     assert_answer(&response, 500, "");
     let logs = collector.logs().join("\n");
     assert_eq!(logs.matches("retry attempt").count(), 3, "{logs}");
-    assert!(logs.contains("too many errors trying to save; dropped"), "{logs}");
+    assert!(
+        logs.contains("too many errors trying to save; dropped"),
+        "{logs}"
+    );
 
     // The backend comes back: saving resumes without a restart.
     std::fs::remove_file(&day).unwrap();

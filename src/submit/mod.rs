@@ -115,6 +115,10 @@ impl Submitter {
                     tracing::info!("submit discarded: {reject}");
                 }
                 let mut response = text_response(reject.status(), reject.body());
+                // The body may be partly unread: the connection cannot be reused.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 if reject == Reject::QueueFull {
                     response.headers_mut().insert(
                         header::RETRY_AFTER,

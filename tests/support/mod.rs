@@ -103,7 +103,9 @@ impl Collector {
         let deadline = Instant::now() + Duration::from_secs(20);
         let addr = loop {
             let found = logs.lock().unwrap().iter().find_map(|line| {
-                line.split("listening on ").nth(1).map(|a| a.trim().parse().unwrap())
+                line.split("listening on ")
+                    .nth(1)
+                    .map(|a| a.trim().parse().unwrap())
             });
             if let Some(addr) = found {
                 break addr;
@@ -162,10 +164,7 @@ impl Collector {
             let name = path.file_name().unwrap().to_string_lossy();
             if name == crash_id || name == format!("{crash_id}.json") {
                 let relative = path.strip_prefix(self.crash_root()).unwrap();
-                out.insert(
-                    relative.display().to_string(),
-                    std::fs::read(path).unwrap(),
-                );
+                out.insert(relative.display().to_string(), std::fs::read(path).unwrap());
             }
         });
         out
@@ -179,8 +178,8 @@ impl Collector {
             .join(date)
             .join("raw_crash")
             .join(format!("{crash_id}.json"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap()
     }
 
@@ -188,7 +187,12 @@ impl Collector {
     pub fn all_files(&self) -> Vec<String> {
         let mut out = Vec::new();
         walk(&self.crash_root(), &mut |path| {
-            out.push(path.strip_prefix(self.crash_root()).unwrap().display().to_string())
+            out.push(
+                path.strip_prefix(self.crash_root())
+                    .unwrap()
+                    .display()
+                    .to_string(),
+            )
         });
         out.sort();
         out
@@ -203,7 +207,9 @@ impl Drop for Collector {
 }
 
 pub fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -256,7 +262,9 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Client { stream, reader }
     }
