@@ -11,9 +11,12 @@ use std::sync::Arc;
 use crate::config::{Config, StorageConfig};
 use crate::crashmover::{Crashmover, MoverPool, RetryPolicy};
 use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::publish::NonePublisher;
 use crate::server::{self, AcceptorSettings, Acceptors};
 use crate::storage::fs::FsStorage;
 use crate::storage::noop::NoopStorage;
+use crate::storage::s3::S3Storage;
 use crate::storage::{CrashStorage, StorageError};
 use crate::submit::Submitter;
 
@@ -37,9 +40,6 @@ pub enum StartupError {
         /// What failed.
         source: StorageError,
     },
-    /// The storage backend is configured but not available in this build.
-    #[error("crash storage {0} is not available in this build")]
-    Unsupported(&'static str),
     /// A socket could not be bound, or a thread or runtime not started.
     #[error("{what}: {source}")]
     Io {
@@ -72,13 +72,21 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
         .enable_all()
         .build()
         .map_err(io_error("starting the crashmover runtime"))?;
+    let metrics = Metrics::statsd(&config.statsd_host, config.statsd_port, &config.hostname)
+        .map_err(io_error(format!(
+            "statsd at {}:{}",
+            config.statsd_host, config.statsd_port
+        )))?;
     let (storage, backend): (Arc<dyn CrashStorage>, String) = match &config.storage {
         StorageConfig::Fs { root } => (
             Arc::new(FsStorage::new(root)),
             format!("fs (root {})", root.display()),
         ),
         StorageConfig::Noop => (Arc::new(NoopStorage), "noop".to_owned()),
-        StorageConfig::S3(_) => return Err(StartupError::Unsupported("s3")),
+        StorageConfig::S3(s3) => (
+            Arc::new(runtime.block_on(S3Storage::connect(s3, &config.dump_field))),
+            "s3".to_owned(),
+        ),
     };
     runtime
         .block_on(storage.verify_at_startup())
@@ -86,6 +94,8 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
 
     let crashmover = Arc::new(Crashmover::new(
         storage,
+        Arc::new(NonePublisher),
+        metrics.clone(),
         config.workers,
         config.queue_capacity,
         RetryPolicy {
@@ -99,8 +109,8 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
         config.concurrent_crashmovers,
     );
     let app = Arc::new(App {
-        submitter: Submitter::new(config, Arc::clone(&crashmover)),
-        health: Health::new(config, crashmover, movers.handle()),
+        submitter: Submitter::new(config, Arc::clone(&crashmover), metrics.clone()),
+        health: Health::new(config, crashmover, movers.handle(), metrics),
     });
 
     let addr = SocketAddr::new(config.host, config.port);

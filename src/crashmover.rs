@@ -14,9 +14,10 @@
 //! The movers run on their own multi-threaded runtime, where the storage clients were built
 //! (SDK clients keep connection pools bound to the runtime that created them).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use rand::Rng;
@@ -25,6 +26,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use crate::crash::CrashReport;
+use crate::metrics::{Counter, Gauge, Metrics, Timer};
+use crate::publish::CrashPublisher;
 use crate::storage::CrashStorage;
 
 /// How a save ended.
@@ -53,6 +56,8 @@ pub struct RetryPolicy {
 
 struct SaveJob {
     crash: Arc<CrashReport>,
+    /// False for DEFER crashes: stored, never queued for processing.
+    publish: bool,
     done: oneshot::Sender<SaveOutcome>,
 }
 
@@ -62,6 +67,8 @@ pub struct Crashmover {
     work: Notify,
     closing: AtomicBool,
     storage: Arc<dyn CrashStorage>,
+    publisher: Arc<dyn CrashPublisher>,
+    metrics: Metrics,
     policy: RetryPolicy,
 }
 
@@ -71,6 +78,7 @@ impl std::fmt::Debug for Crashmover {
             .field("queues", &self.queues.len())
             .field("depth", &self.queue_depth())
             .field("storage", &self.storage.name())
+            .field("publisher", &self.publisher.name())
             .finish()
     }
 }
@@ -79,6 +87,8 @@ impl Crashmover {
     /// `queues` queues (one per acceptor) of `capacity` crashes each.
     pub fn new(
         storage: Arc<dyn CrashStorage>,
+        publisher: Arc<dyn CrashPublisher>,
+        metrics: Metrics,
         queues: usize,
         capacity: usize,
         policy: RetryPolicy,
@@ -90,20 +100,24 @@ impl Crashmover {
             work: Notify::new(),
             closing: AtomicBool::new(false),
             storage,
+            publisher,
+            metrics,
             policy,
         }
     }
 
     /// Queues `crash` on queue `queue` (the acceptor's index); the receiver yields the
-    /// outcome once a mover is done with it.
+    /// outcome once a mover is done with it. `publish` is false for DEFER crashes.
     pub fn enqueue(
         &self,
         queue: usize,
         crash: CrashReport,
+        publish: bool,
     ) -> Result<oneshot::Receiver<SaveOutcome>, QueueFull> {
         let (done, outcome) = oneshot::channel();
         let job = SaveJob {
             crash: Arc::new(crash),
+            publish,
             done,
         };
         self.queues[queue % self.queues.len()]
@@ -144,7 +158,7 @@ impl Crashmover {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(job) = self.pop(&mut cursor) {
-                let outcome = self.save_with_retries(&job.crash).await;
+                let outcome = self.handle(&job).await;
                 // The client may have gone; the crash is saved (or dropped) all the same.
                 let _ = job.done.send(outcome);
                 continue;
@@ -156,27 +170,73 @@ impl Crashmover {
         }
     }
 
-    async fn save_with_retries(&self, crash: &Arc<CrashReport>) -> SaveOutcome {
+    /// Saves, then publishes, one crash.
+    async fn handle(&self, job: &SaveJob) -> SaveOutcome {
+        let started = Instant::now();
+        let crash = &job.crash;
         let id = &crash.crash_id;
-        for attempt in 0..self.policy.max_attempts {
-            match self.storage.save(Arc::clone(crash)).await {
+        let saved = self
+            .with_retries("save_crash", Timer::CrashSave, || {
+                self.storage.save(Arc::clone(crash))
+            })
+            .await;
+        if !saved {
+            tracing::error!("{id}: too many errors trying to save; dropped");
+            self.metrics.incr(Counter::SaveCrashDropped, None);
+            return SaveOutcome::Dropped;
+        }
+        tracing::info!("{id} saved");
+        if job.publish {
+            let published = self
+                .with_retries("publish_crash", Timer::CrashPublish, || {
+                    self.publisher.publish(id)
+                })
+                .await;
+            if published {
+                tracing::info!("{id} published");
+            } else {
+                // The crash is stored; downstream finds unpublished crashes by listing.
+                tracing::error!("{id}: too many errors trying to publish; dropped");
+                self.metrics.incr(Counter::PublishCrashDropped, None);
+            }
+        }
+        self.metrics.incr(Counter::SaveCrash, None);
+        self.metrics
+            .time(Timer::CrashHandling, started.elapsed(), None);
+        SaveOutcome::Saved
+    }
+
+    /// Runs `attempt` up to `max_attempts` times with jittered pauses; true on success.
+    async fn with_retries<F, E>(&self, what: &str, timer: Timer, attempt: impl Fn() -> F) -> bool
+    where
+        F: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        let retry_tag = format!("{what}_exception.count");
+        for number in 0..self.policy.max_attempts {
+            let started = Instant::now();
+            match attempt().await {
                 Ok(()) => {
-                    tracing::info!("{id} saved");
-                    return SaveOutcome::Saved;
+                    self.metrics.time(timer, started.elapsed(), None);
+                    return true;
                 }
                 Err(error) => {
-                    tracing::warn!("crashmover save: {error}, retry attempt {attempt}");
-                    if attempt + 1 < self.policy.max_attempts {
+                    tracing::warn!("crashmover {what}: {error}, retry attempt {number}");
+                    if number + 1 < self.policy.max_attempts {
+                        self.metrics
+                            .incr(Counter::RetryCount, Some(("count", &retry_tag)));
                         let jitter = rand::rng().random_range(0.5..1.5);
                         tokio::time::sleep(self.policy.sleep.mul_f64(jitter)).await;
                     }
                 }
             }
         }
-        tracing::error!("{id}: too many errors trying to save; dropped");
-        SaveOutcome::Dropped
+        false
     }
 }
+
+/// How often the queue-depth gauge is sent and batched metrics are flushed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The running movers and their runtime.
 #[derive(Debug)]
@@ -193,6 +253,16 @@ impl MoverPool {
         let movers = (0..movers.max(1))
             .map(|index| runtime.spawn(Arc::clone(&crashmover).run_mover(index % queues)))
             .collect();
+        let reporter = Arc::clone(&crashmover);
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(GAUGE_INTERVAL);
+            loop {
+                ticks.tick().await;
+                let depth = reporter.queue_depth() as u64;
+                reporter.metrics.gauge(Gauge::SaveQueueSize, depth);
+                reporter.metrics.flush();
+            }
+        });
         MoverPool {
             runtime,
             movers,
@@ -216,6 +286,7 @@ impl MoverPool {
                 let _ = mover.await;
             }
         });
+        self.crashmover.metrics.flush();
         self.runtime.shutdown_timeout(Duration::from_secs(5));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::crashmover::Crashmover;
+use crate::metrics::{Counter, Metrics};
 use crate::submit::constant_time_eq;
 
 /// State behind the health endpoints.
@@ -26,6 +27,7 @@ pub struct Health {
     broken_authorization: Option<String>,
     hostname: String,
     started: Instant,
+    metrics: Metrics,
 }
 
 /// A JSON answer.
@@ -45,6 +47,7 @@ impl Health {
         config: &Config,
         crashmover: Arc<Crashmover>,
         storage_runtime: tokio::runtime::Handle,
+        metrics: Metrics,
     ) -> Health {
         Health {
             crashmover,
@@ -56,6 +59,7 @@ impl Health {
                 .map(|credentials| format!("Basic {}", base64(credentials.expose().as_bytes()))),
             hostname: config.hostname.clone(),
             started: Instant::now(),
+            metrics,
         }
     }
 
@@ -66,6 +70,7 @@ impl Health {
 
     /// `/__lbheartbeat__`: 200, empty. Answering at all is the signal.
     pub fn lbheartbeat(&self) -> Response<Full<Bytes>> {
+        self.metrics.incr(Counter::HealthLbheartbeat, None);
         let mut response = Response::new(Full::new(Bytes::new()));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -76,6 +81,7 @@ impl Health {
 
     /// `/__heartbeat__`: checks storage; 503 with the errors when it fails.
     pub async fn heartbeat(&self) -> Response<Full<Bytes>> {
+        self.metrics.incr(Counter::HealthHeartbeat, None);
         let storage = Arc::clone(self.crashmover.storage());
         let name = storage.name();
         let check = self
@@ -106,6 +112,7 @@ impl Health {
     /// `/__version__`: `version.json` from the base directory, read on every request so a
     /// deploy that replaces it is seen; `{}` when missing or invalid.
     pub fn version(&self) -> Response<Full<Bytes>> {
+        self.metrics.incr(Counter::HealthVersion, None);
         let version = std::fs::read(self.basedir.join("version.json"))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
@@ -116,6 +123,7 @@ impl Health {
 
     /// `/__broken__`: 500 on purpose, for the right credentials; 401 otherwise.
     pub fn broken(&self, headers: &HeaderMap) -> Response<Full<Bytes>> {
+        self.metrics.incr(Counter::HealthBroken, None);
         let given = headers
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes)

@@ -13,6 +13,7 @@ use crate::crash::CrashReport;
 
 pub mod fs;
 pub mod noop;
+pub mod s3;
 
 /// A boxed future, so backends can be used behind `dyn CrashStorage`.
 pub type StorageFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StorageError>> + Send + 'a>>;

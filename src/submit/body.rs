@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::fmt::Display;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, BytesMut};
 use http_body_util::BodyExt;
@@ -17,6 +17,7 @@ use libdeflater::{DecompressionError, Decompressor};
 
 use super::reject::Reject;
 use super::request::Head;
+use crate::metrics::{Histogram, Metrics, Timer};
 use crate::multipart::{self, Limits, Next, Parser, Part};
 
 /// The parts of a body and what the raw crash's metadata says about it.
@@ -30,19 +31,31 @@ pub struct Received {
     pub decoded_size: usize,
 }
 
-/// Reads and parses `body`. `max_size` caps the wire bytes and the decompressed bytes alike;
-/// `idle` is the longest wait for the next chunk.
+/// Limits on reading one body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Caps the wire bytes and the decompressed bytes alike (`ANTENNA_MAX_CRASH_SIZE`).
+    pub max_size: usize,
+    /// Longest wait for the next chunk (`ANTENNA_BODY_TIMEOUT_SECONDS`).
+    pub idle_timeout: Duration,
+}
+
+/// Reads and parses `body`.
 pub async fn receive<B>(
     mut body: B,
     head: &Head,
-    max_size: usize,
-    idle: Duration,
+    limits: BodyLimits,
+    metrics: &Metrics,
 ) -> Result<Received, Reject>
 where
     B: Body + Unpin,
     B::Error: Display,
 {
-    let limits = Limits {
+    let BodyLimits {
+        max_size,
+        idle_timeout: idle,
+    } = limits;
+    let parser_limits = Limits {
         max_body: max_size,
         ..Limits::default()
     };
@@ -60,9 +73,22 @@ where
         if compressed.is_empty() {
             return Err(Reject::NoContentLength);
         }
-        let inflated = gunzip(&compressed, max_size)?;
+        let started = Instant::now();
+        let inflated = gunzip(&compressed, max_size);
+        let result = if inflated.is_ok() { "success" } else { "fail" };
+        metrics.time(
+            Timer::GzippedCrashDecompress,
+            started.elapsed(),
+            Some(("result", result)),
+        );
+        let inflated = inflated?;
         let decoded_size = inflated.len();
-        let mut parser = Parser::new(&head.boundary, limits);
+        metrics.histogram(
+            Histogram::CrashSize,
+            decoded_size as u64,
+            Some(("payload", "compressed")),
+        );
+        let mut parser = Parser::new(&head.boundary, parser_limits);
         parser.feed_buffer(inflated).map_err(structure)?;
         parser.finish();
         let mut parts = Vec::new();
@@ -74,7 +100,7 @@ where
         });
     }
 
-    let mut parser = Parser::with_capacity(&head.boundary, limits, expected);
+    let mut parser = Parser::with_capacity(&head.boundary, parser_limits, expected);
     let mut parts = Vec::new();
     read_chunks(&mut body, idle, |chunk| {
         parser.feed(chunk).map_err(structure)?;
@@ -86,6 +112,11 @@ where
     }
     parser.finish();
     drain(&mut parser, &mut parts)?;
+    metrics.histogram(
+        Histogram::CrashSize,
+        parser.received() as u64,
+        Some(("payload", "uncompressed")),
+    );
     Ok(Received {
         parts,
         wire_size: parser.received(),

@@ -7,7 +7,7 @@
 //! decides the answer.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::crash::CrashReport;
 use crate::crash_id::{CrashId, IdKind};
 use crate::crashmover::{Crashmover, SaveOutcome};
+use crate::metrics::{Counter, Metrics, Timer};
 use crate::throttle::{Outcome, Throttler, Verdict};
 use crate::timestamp::Timestamp;
 
@@ -70,6 +71,7 @@ pub struct Facts {
 pub struct Submitter {
     throttler: Throttler,
     crashmover: Arc<Crashmover>,
+    metrics: Metrics,
     submitter_token: Option<String>,
     max_crash_size: usize,
     body_idle_timeout: Duration,
@@ -87,10 +89,11 @@ pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Ful
 
 impl Submitter {
     /// The endpoint for `config`, saving through `crashmover`.
-    pub fn new(config: &Config, crashmover: Arc<Crashmover>) -> Submitter {
+    pub fn new(config: &Config, crashmover: Arc<Crashmover>, metrics: Metrics) -> Submitter {
         Submitter {
             throttler: Throttler::new(config.throttle_rules, config.throttle_products.clone()),
             crashmover,
+            metrics,
             submitter_token: config
                 .submitter_token
                 .as_ref()
@@ -106,9 +109,16 @@ impl Submitter {
         B: Body + Unpin,
         B::Error: std::fmt::Display,
     {
-        match self.submit(request, queue).await {
+        let started = Instant::now();
+        let response = match self.submit(request, queue).await {
             Ok(response) => response,
             Err(reject) => {
+                if let Some(reason) = reject.reason() {
+                    self.metrics
+                        .incr(Counter::Malformed, Some(("reason", reason)));
+                } else if reject == Reject::UnauthorizedUuid {
+                    self.metrics.incr(Counter::UnauthorizedUuid, None);
+                }
                 if reject.is_server_error() {
                     tracing::error!("submit failed: {reject}");
                 } else {
@@ -127,7 +137,9 @@ impl Submitter {
                 }
                 response
             }
-        }
+        };
+        self.metrics.time(Timer::OnPost, started.elapsed(), None);
+        response
     }
 
     async fn submit<B>(
@@ -141,9 +153,16 @@ impl Submitter {
     {
         let (parts, body) = request.into_parts();
         let head = request::check(&parts.headers, self.max_crash_size)?;
-        let received =
-            body::receive(body, &head, self.max_crash_size, self.body_idle_timeout).await?;
+        if head.compressed {
+            self.metrics.incr(Counter::GzippedCrash, None);
+        }
+        let limits = body::BodyLimits {
+            max_size: self.max_crash_size,
+            idle_timeout: self.body_idle_timeout,
+        };
+        let received = body::receive(body, &head, limits, &self.metrics).await?;
         let extracted = extract::extract(received.parts)?;
+        self.metrics.incr(Counter::IncomingCrash, None);
         let from_submitter = match (&self.submitter_token, &head.bearer_token) {
             (Some(expected), Some(given)) => {
                 constant_time_eq(expected.as_bytes(), given.as_bytes())
@@ -158,6 +177,12 @@ impl Submitter {
         };
         let (decision, verdict) =
             self.decide(extracted, &facts, Timestamp::now(), &mut rand::rng())?;
+        self.metrics
+            .incr(Counter::ThrottleRule, Some(("rule", verdict.rule)));
+        self.metrics.incr(
+            Counter::Throttle,
+            Some(("result", verdict.outcome.as_str())),
+        );
         match decision {
             Decision::Discard(rule) => Ok(text_response(
                 StatusCode::OK,
@@ -169,7 +194,7 @@ impl Submitter {
                 tracing::info!("{crash_id} received; matched by {}", verdict.rule);
                 let outcome = self
                     .crashmover
-                    .enqueue(queue, crash)
+                    .enqueue(queue, crash, verdict.outcome != Outcome::Defer)
                     .map_err(|_| Reject::QueueFull)?;
                 match outcome.await {
                     Ok(SaveOutcome::Saved) => Ok(crash_id_response(&crash_id)),

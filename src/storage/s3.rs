@@ -1,0 +1,292 @@
+//! S3 storage, the production backend, in Antenna's key layout:
+//!
+//! ```text
+//! v1/dump_names/<crash id>              sorted JSON list of dump names
+//! v1/<dump name>/<crash id>             each dump; the main dump field is stored as `dump`
+//! v1/raw_crash/<YYYYMMDD>/<crash id>    the raw crash, written last
+//! ```
+//!
+//! The dump-name list and the dumps go up concurrently; the raw crash only after all of them
+//! succeeded, so a processor that sees a raw crash can fetch everything else. Dump bytes are
+//! handed to the SDK as the `Bytes` they already are (slices of the request body): no copy.
+//! Objects at or above the multipart threshold go up as a multipart upload with every part
+//! in flight at once; a failed multipart upload is aborted so no orphan parts are billed.
+//!
+//! The SDK's own retries are off: the crashmover retries whole saves with its own policy,
+//! and two retry layers would multiply the worst-case latency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use rand::RngCore;
+use tokio::task::JoinSet;
+
+use super::{CrashStorage, StorageError, StorageFuture};
+use crate::config::S3Config;
+use crate::crash::CrashReport;
+
+/// Time to open a connection to S3.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for one request (one object, or one part), including the upload: a 25 MiB object
+/// at a slow 1 MB/s still fits.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Stores crashes in an S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    client: Client,
+    bucket: String,
+    /// Field stored under the `dump` key (`BREAKPAD_DUMP_FIELD`).
+    main_dump_field: String,
+    multipart_threshold: usize,
+    /// `bucket … region … endpoint …`, for error messages.
+    location: String,
+}
+
+fn backend_error(error: impl std::error::Error) -> StorageError {
+    StorageError::Backend(DisplayErrorContext(error).to_string())
+}
+
+impl S3Storage {
+    /// Builds the client. Must run on the runtime that will use it (the movers').
+    pub async fn connect(config: &S3Config, main_dump_field: &str) -> S3Storage {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
+        if let Some(url) = &config.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some((key, secret)) = &config.credentials {
+            loader =
+                loader.credentials_provider(Credentials::new(key, secret, None, None, "antenna"));
+        }
+        let shared = loader.load().await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            // TLS already protects the bytes in transit; per-object CRCs would cost a pass
+            // over every dump for nothing.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        S3Storage {
+            client: Client::from_conf(s3_config),
+            bucket: config.bucket.clone(),
+            main_dump_field: main_dump_field.to_owned(),
+            multipart_threshold: config.multipart_threshold,
+            location: format!(
+                "bucket {} region {} endpoint {}",
+                config.bucket,
+                config.region,
+                config.endpoint_url.as_deref().unwrap_or("(AWS)")
+            ),
+        }
+    }
+
+    /// The key of dump `name` of `crash_id`.
+    pub fn dump_key(&self, name: &str, crash_id: &str) -> String {
+        let stored = if name == self.main_dump_field || name.is_empty() {
+            "dump"
+        } else {
+            name
+        };
+        format!("v1/{stored}/{crash_id}")
+    }
+
+    async fn put(&self, key: String, body: Bytes) -> Result<(), StorageError> {
+        if body.len() >= self.multipart_threshold {
+            return self.put_multipart(key, body).await;
+        }
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_length(body.len() as i64)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn put_multipart(&self, key: String, body: Bytes) -> Result<(), StorageError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(backend_error)?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| StorageError::Backend("CreateMultipartUpload gave no upload id".into()))?
+            .to_owned();
+        match self.upload_parts(&key, &upload_id, body).await {
+            Ok(parts) => {
+                let completed = self
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await;
+                match completed {
+                    Ok(_) => Ok(()),
+                    Err(error) => {
+                        self.abort(&key, &upload_id).await;
+                        Err(backend_error(error))
+                    }
+                }
+            }
+            Err(error) => {
+                self.abort(&key, &upload_id).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Uploads every part at once; parts are zero-copy slices of `body`.
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        body: Bytes,
+    ) -> Result<Vec<CompletedPart>, StorageError> {
+        let part_size = self.multipart_threshold;
+        let mut uploads = JoinSet::new();
+        for (index, start) in (0..body.len()).step_by(part_size).enumerate() {
+            let part = body.slice(start..(start + part_size).min(body.len()));
+            let request = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(index as i32 + 1)
+                .content_length(part.len() as i64)
+                .body(ByteStream::from(part));
+            uploads.spawn(async move {
+                let sent = request.send().await.map_err(backend_error)?;
+                Ok::<_, StorageError>(
+                    CompletedPart::builder()
+                        .part_number(index as i32 + 1)
+                        .set_e_tag(sent.e_tag().map(str::to_owned))
+                        .build(),
+                )
+            });
+        }
+        let mut parts = Vec::new();
+        while let Some(joined) = uploads.join_next().await {
+            let part = joined.map_err(|error| StorageError::Task(error.to_string()))??;
+            parts.push(part);
+        }
+        parts.sort_by_key(|part| part.part_number());
+        Ok(parts)
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(error) = aborted {
+            tracing::warn!(
+                "could not abort multipart upload {upload_id} of {key}: {}",
+                DisplayErrorContext(error)
+            );
+        }
+    }
+
+    async fn save_crash(&self, crash: Arc<CrashReport>) -> Result<(), StorageError> {
+        let id = crash.crash_id.as_str();
+        let mut uploads = JoinSet::new();
+        let names = Bytes::from(crash.dump_names_json());
+        let storage = self.clone();
+        let names_key = format!("v1/dump_names/{id}");
+        uploads.spawn(async move { storage.put(names_key, names).await });
+        for (name, bytes) in &crash.dumps {
+            let storage = self.clone();
+            let key = self.dump_key(name, id);
+            let bytes = bytes.clone();
+            uploads.spawn(async move { storage.put(key, bytes).await });
+        }
+        while let Some(joined) = uploads.join_next().await {
+            joined.map_err(|error| StorageError::Task(error.to_string()))??;
+        }
+        let raw_key = format!("v1/raw_crash/{}/{id}", crash.crash_id.date_key());
+        self.put(raw_key, Bytes::from(crash.raw_crash_json())).await
+    }
+
+    async fn head_bucket(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn verify(&self) -> Result<(), StorageError> {
+        let key = {
+            let mut rng = rand::rng();
+            format!(
+                "test/testfile-{:016x}{:016x}.txt",
+                rng.next_u64(),
+                rng.next_u64()
+            )
+        };
+        let checked = async {
+            self.put(key, Bytes::from_static(b"test")).await?;
+            self.head_bucket().await
+        };
+        checked
+            .await
+            .map_err(|error| StorageError::Backend(format!("{}: {error}", self.location)))
+    }
+}
+
+impl CrashStorage for S3Storage {
+    fn name(&self) -> &'static str {
+        "S3CrashStorage"
+    }
+
+    fn save(&self, crash: Arc<CrashReport>) -> StorageFuture<'_> {
+        Box::pin(self.save_crash(crash))
+    }
+
+    fn check_health(&self) -> StorageFuture<'_> {
+        Box::pin(self.head_bucket())
+    }
+
+    fn verify_at_startup(&self) -> StorageFuture<'_> {
+        Box::pin(self.verify())
+    }
+}
