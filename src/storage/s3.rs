@@ -263,9 +263,11 @@ impl S3Storage {
                 rng.next_u64()
             )
         };
+        // HeadBucket first: "no such bucket" is clearer than a failed write (and some
+        // S3-compatible servers create buckets on write).
         let checked = async {
-            self.put(key, Bytes::from_static(b"test")).await?;
-            self.head_bucket().await
+            self.head_bucket().await?;
+            self.put(key, Bytes::from_static(b"test")).await
         };
         checked
             .await

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod s3;
+
 pub const BOUNDARY: &str = "------------------------c0ffee5eed";
 
 /// A directory removed on drop.

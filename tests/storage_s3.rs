@@ -1,0 +1,341 @@
+//! The s3 backend against a real S3-protocol server (s3s-fs) on loopback.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::s3::{S3Server, BUCKET};
+use support::*;
+
+fn start_with(server: &S3Server, extra: &[(&str, &str)]) -> Collector {
+    let env = server.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    Collector::start(&all)
+}
+
+fn crash(annotations: &Value, dump: &[u8]) -> Vec<u8> {
+    post(
+        &Multipart::new()
+            .fields(annotations)
+            .dump("upload_file_minidump", dump)
+            .build(),
+        "",
+    )
+}
+
+#[test]
+fn crash_lands_under_the_exact_keys() {
+    let server = S3Server::start();
+    let collector = start_with(&server, &[("BREAKPAD_THROTTLER_RULES", "mozilla")]);
+    let dump = corpus("minidumps/linux-mini.dmp");
+    let browser = corpus("minidumps/test.dmp");
+    let body = Multipart::new()
+        .fields(&corpus_annotations("firefox_about_crashes"))
+        .dump("upload_file_minidump", &dump)
+        .dump("upload_file_minidump_browser", &browser)
+        .build();
+    let id = collector.send(&post(&body, "")).crash_id();
+    let date = format!("20{}", &id[30..]);
+
+    // Rejected and fake-accepted crashes leave nothing behind.
+    let rejected = collector.send(&crash(&corpus_annotations("unsupported_product"), b"x"));
+    assert_eq!(rejected.text(), "Discarded=rule_unsupported_product");
+    let fake = collector
+        .send(&crash(&corpus_annotations("b2g"), b"x"))
+        .crash_id();
+
+    assert_eq!(server.object(&format!("v1/dump/{id}")).unwrap(), dump);
+    assert_eq!(
+        server
+            .object(&format!("v1/upload_file_minidump_browser/{id}"))
+            .unwrap(),
+        browser
+    );
+    assert_eq!(
+        server.object(&format!("v1/dump_names/{id}")).unwrap(),
+        br#"["upload_file_minidump", "upload_file_minidump_browser"]"#
+    );
+    let raw: Value =
+        serde_json::from_slice(&server.object(&format!("v1/raw_crash/{date}/{id}")).unwrap())
+            .unwrap();
+    assert_eq!(raw["uuid"], id);
+    assert_eq!(
+        raw["metadata"]["dump_checksums"]["upload_file_minidump"],
+        sha256_hex(&dump)
+    );
+
+    let keys = server.keys();
+    let crash_keys: Vec<_> = keys.iter().filter(|k| !k.starts_with("test/")).collect();
+    assert_eq!(crash_keys.len(), 4, "{keys:?}");
+    assert!(crash_keys.iter().all(|k| k.ends_with(&id)), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(&fake)));
+    // The start-up check left its probe object.
+    let probe = keys
+        .iter()
+        .find(|k| k.starts_with("test/testfile-"))
+        .expect("probe object");
+    assert_eq!(server.object(probe).unwrap(), b"test");
+}
+
+#[test]
+fn thirty_mib_dump_round_trips_through_multipart_upload() {
+    let server = S3Server::start();
+    let collector = start_with(&server, &[("ANTENNA_MAX_CRASH_SIZE", "40MiB")]);
+    // A real minidump header, then 30 MiB of varied bytes.
+    let mut dump = corpus("minidumps/test.dmp");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    while dump.len() < 30 << 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        dump.extend_from_slice(&state.to_le_bytes());
+    }
+    let body = Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", &dump)
+        .build();
+    let id = collector
+        .send(&post(&gzip(&body), "Content-Encoding: gzip\r\n"))
+        .crash_id();
+    let stored = server
+        .object(&format!("v1/dump/{id}"))
+        .expect("dump stored");
+    assert!(stored == dump, "30 MiB dump differs after the round trip");
+    // s3s-fs gives multipart objects an ETag with the part count: it went up in parts.
+    let metadata: Vec<String> = server
+        .server_files()
+        .into_iter()
+        .filter(|name| name.ends_with(".internal.json"))
+        .map(|name| std::fs::read_to_string(server.dir.0.join(name)).unwrap())
+        .collect();
+    assert!(metadata.iter().any(|m| m.contains("-4\"")), "{metadata:?}");
+    assert_eq!(
+        collector.raw_crash_from(&server, &id)["metadata"]["dump_checksums"]
+            ["upload_file_minidump"],
+        sha256_hex(&dump)
+    );
+}
+
+trait RawCrashFromS3 {
+    fn raw_crash_from(&self, server: &S3Server, id: &str) -> Value;
+}
+
+impl RawCrashFromS3 for Collector {
+    fn raw_crash_from(&self, server: &S3Server, id: &str) -> Value {
+        let key = format!("v1/raw_crash/20{}/{id}", &id[30..]);
+        serde_json::from_slice(&server.object(&key).unwrap()).unwrap()
+    }
+}
+
+fn refused_line(env: &[(&str, String)]) -> String {
+    let dir = TempDir::new();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut child, logs) = spawn(&pairs, &dir.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "collector started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    std::thread::sleep(Duration::from_millis(100));
+    let logs = logs.lock().unwrap().clone();
+    let lines: Vec<_> = logs
+        .iter()
+        .filter(|l| l.contains("Unhandled startup exception:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs:?}");
+    lines[0].clone()
+}
+
+#[test]
+fn unreachable_s3_or_missing_bucket_refuses_to_start() {
+    let mut server = S3Server::start();
+    let mut env = server.env();
+    env.push((
+        "CRASHMOVER_CRASHSTORAGE_BUCKET_NAME",
+        "no-such-bucket".into(),
+    ));
+    let line = refused_line(&env);
+    assert!(
+        line.contains("bucket no-such-bucket") && line.contains("region us-east-1"),
+        "{line}"
+    );
+    assert!(line.contains(&server.endpoint()), "{line}");
+
+    server.stop();
+    let line = refused_line(&server.env());
+    assert!(
+        line.contains(&format!("bucket {BUCKET}")) && line.contains(&server.endpoint()),
+        "{line}"
+    );
+}
+
+#[test]
+fn s3_outage_mid_run_then_recovery() {
+    let mut server = S3Server::start();
+    let collector = start_with(
+        &server,
+        &[
+            ("CRASHMOVER_MAX_ATTEMPTS", "3"),
+            ("CRASHMOVER_RETRY_SLEEP_SECONDS", "0.1"),
+        ],
+    );
+    let annotations = json!({"ProductName": "Firefox"});
+    let mut answered = vec![collector.send(&crash(&annotations, b"before")).crash_id()];
+
+    server.stop();
+    let during = collector.send(&crash(&annotations, b"during"));
+    assert_eq!((during.status, during.body.len()), (500, 0));
+    let heartbeat = collector.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
+    assert_eq!(heartbeat.status, 503);
+    assert!(
+        heartbeat.text().contains("S3CrashStorage"),
+        "{}",
+        heartbeat.text()
+    );
+
+    server.restart();
+    answered.push(collector.send(&crash(&annotations, b"after")).crash_id());
+    for id in &answered {
+        let date = format!("20{}", &id[30..]);
+        assert!(
+            server
+                .object(&format!("v1/raw_crash/{date}/{id}"))
+                .is_some(),
+            "{id} missing"
+        );
+    }
+    let logs = collector.logs().join("\n");
+    assert!(
+        logs.contains("too many errors trying to save; dropped"),
+        "{logs}"
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn full_queues_answer_503_and_memory_stays_bounded() {
+    let server = S3Server::start();
+    let collector = start_with(
+        &server,
+        &[
+            ("ANTENNA_WORKERS", "2"),
+            ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "2"),
+            ("CRASHMOVER_QUEUE_CAPACITY", "4"),
+        ],
+    );
+    let dump = vec![0x5a; 400 * 1024];
+    let request = crash(&json!({"ProductName": "Firefox"}), &dump);
+    let baseline = rss_kib(collector.child.id());
+    server.pause(true);
+
+    let addr = collector.addr;
+    let threads: Vec<_> = (0..24)
+        .map(|_| {
+            let request = request.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for _ in 0..10 {
+                    let response = Client::connect(addr).send(&request);
+                    let waited = response.status != 503;
+                    if response.status == 503 {
+                        assert_eq!(response.header("retry-after"), Some("5"));
+                    }
+                    answers.push(response);
+                    if waited {
+                        break; // this one sat in a queue until storage came back
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut peak = 0;
+    while Instant::now() < deadline {
+        peak = peak.max(rss_kib(collector.child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.pause(false);
+    let answers: Vec<Response> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let rejected = answers.iter().filter(|r| r.status == 503).count();
+    let accepted: Vec<String> = answers
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(Response::crash_id)
+        .collect();
+    assert!(rejected > 50, "{rejected} answered 503");
+    assert!(accepted.len() >= 4, "{} accepted", accepted.len());
+    // Movers + queues hold at most 2 + 2×4 crashes of 400 KB; nothing else piles up.
+    let grown_mib = peak.saturating_sub(baseline) / 1024;
+    assert!(
+        grown_mib < 60,
+        "RSS grew {grown_mib} MiB (baseline {baseline} KiB, peak {peak} KiB)"
+    );
+    for id in accepted {
+        let date = format!("20{}", &id[30..]);
+        assert!(
+            server
+                .object(&format!("v1/raw_crash/{date}/{id}"))
+                .is_some(),
+            "{id} missing"
+        );
+    }
+}
+
+#[test]
+fn sigterm_saves_every_queued_crash_before_exit() {
+    let server = S3Server::start();
+    let mut collector = start_with(&server, &[("CRASHMOVER_CONCURRENT_CRASHMOVERS", "2")]);
+    server.pause(true);
+    let addr = collector.addr;
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let dump = format!("queued crash {i}").into_bytes();
+                Client::connect(addr).send(&crash(&json!({"ProductName": "Firefox"}), &dump))
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while collector.logs().join("\n").matches(" received").count() < 8 {
+        assert!(Instant::now() < deadline, "crashes did not arrive");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &collector.child.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(300));
+    server.pause(false);
+    let ids: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().crash_id())
+        .collect();
+    let status = collector.terminate();
+    assert!(status.success(), "{status:?}");
+    for id in ids {
+        let date = format!("20{}", &id[30..]);
+        assert!(
+            server
+                .object(&format!("v1/raw_crash/{date}/{id}"))
+                .is_some(),
+            "{id} missing"
+        );
+    }
+}
