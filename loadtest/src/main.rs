@@ -1,0 +1,375 @@
+//! `antenna-loadtest`: the load harness of record for antenna.
+//!
+//! ```text
+//! antenna-loadtest synth   --out DIR [--count 200] [--seed 1] [--size BYTES] [--shared ../shared/corpus]
+//! antenna-loadtest from-fs --root CRASHDATA --out DIR
+//! antenna-loadtest sink    [--listen 127.0.0.1:8100] [--threads 2]
+//! antenna-loadtest run     --url http://127.0.0.1:8000/submit --corpus DIR
+//!                          [--connections 32] [--rate PER_SECOND] [--count 10000] [--duration 60]
+//!                          [--gzip] [--chunked] [--sink-baseline] [--server-pid PID]
+//!                          [--check-fs ROOT] [--json] [--quiet] [--allow-remote]
+//! ```
+//!
+//! `run` is bounded by `--count` and `--duration` (whichever ends first) and only targets
+//! loopback unless `--allow-remote` is given. `--sink-baseline` first runs the same load
+//! against a null sink it starts itself (same machine, same run) and reports both.
+
+mod corpus;
+mod run;
+mod sink;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+type Args = HashMap<String, String>;
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut out = HashMap::new();
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        let key = arg
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
+        let value = match iter.peek() {
+            Some(next) if !next.starts_with("--") => iter.next().cloned().unwrap_or_default(),
+            _ => "true".to_owned(),
+        };
+        out.insert(key.to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn get<T: std::str::FromStr>(args: &Args, key: &str, default: T) -> Result<T, String> {
+    match args.get(key) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| format!("--{key}: cannot use {text:?}")),
+    }
+}
+
+fn required<'a>(args: &'a Args, key: &str) -> Result<&'a str, String> {
+    args.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format!("--{key} is required"))
+}
+
+/// The report of one run.
+#[derive(Debug, Serialize)]
+struct Report {
+    label: String,
+    url: String,
+    mode: String,
+    connections: usize,
+    gzip: bool,
+    chunked: bool,
+    requests: u64,
+    errors: u64,
+    elapsed_s: f64,
+    crashes_per_s: f64,
+    crashes_per_min: f64,
+    mb_per_s: f64,
+    statuses: HashMap<u16, u64>,
+    latency_ms: Latency,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_ms_per_crash: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_peak_rss_mb: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ids_missing_in_storage: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+/// Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream
+/// kernel configuration).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / CLOCK_TICKS_PER_SECOND)
+}
+
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn parse_url(url: &str, allow_remote: bool) -> Result<(SocketAddr, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// URLs (put TLS in front with nginx, not here)")?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], rest[at..].to_owned()),
+        None => (rest, "/submit".to_owned()),
+    };
+    let addr = authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!("{addr} is not loopback; pass --allow-remote to load it"));
+    }
+    Ok((addr, path))
+}
+
+fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+/// Runs the load once against `url`, watching `server_pid` if given.
+fn measure(
+    label: &str,
+    url: &str,
+    plan: &run::Plan,
+    requests: Arc<Vec<run::Prepared>>,
+    server_pid: Option<u32>,
+) -> Result<(Report, Vec<String>), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let cpu_before = server_pid.and_then(cpu_seconds);
+    let sampler_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = server_pid.map(|pid| {
+        let stop = Arc::clone(&sampler_stop);
+        std::thread::spawn(move || {
+            let mut peak: f64 = 0.0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mb(pid).unwrap_or(0.0));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    });
+    let outcome = runtime.block_on(run::run(plan, requests));
+    sampler_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_rss = sampler.and_then(|s| s.join().ok());
+    let cpu_ms_per_crash = match (cpu_before, server_pid.and_then(cpu_seconds)) {
+        (Some(before), Some(after)) if outcome.answered > 0 => {
+            Some((after - before) * 1000.0 / outcome.answered as f64)
+        }
+        _ => None,
+    };
+    let elapsed = outcome.elapsed.as_secs_f64();
+    let histogram = outcome.latency.as_ref().ok_or("no latency histogram")?;
+    let report = Report {
+        label: label.to_owned(),
+        url: url.to_owned(),
+        mode: match plan.rate {
+            Some(rate) => format!("open loop, {rate}/s"),
+            None => "closed loop".to_owned(),
+        },
+        connections: plan.connections,
+        gzip: plan.gzip,
+        chunked: plan.chunked,
+        requests: outcome.answered,
+        errors: outcome.errors,
+        elapsed_s: elapsed,
+        crashes_per_s: outcome.answered as f64 / elapsed,
+        crashes_per_min: outcome.answered as f64 / elapsed * 60.0,
+        mb_per_s: outcome.bytes_sent as f64 / elapsed / 1e6,
+        statuses: outcome.statuses.into_iter().collect(),
+        latency_ms: Latency {
+            p50: ms(histogram, 0.5),
+            p90: ms(histogram, 0.9),
+            p99: ms(histogram, 0.99),
+            p999: ms(histogram, 0.999),
+            max: histogram.max() as f64 / 1000.0,
+        },
+        server_cpu_ms_per_crash: cpu_ms_per_crash,
+        server_peak_rss_mb: peak_rss,
+        ids_missing_in_storage: None,
+    };
+    Ok((report, outcome.crash_ids))
+}
+
+fn print_report(report: &Report) {
+    let mut statuses: Vec<_> = report.statuses.iter().collect();
+    statuses.sort();
+    println!("== {} ({})", report.label, report.url);
+    println!(
+        "   {} · {} connections · gzip {} · chunked {}",
+        report.mode, report.connections, report.gzip, report.chunked
+    );
+    println!(
+        "   {} requests in {:.2} s: {:.0} crashes/s ({:.0}/min), {:.1} MB/s; errors {}; statuses {:?}",
+        report.requests,
+        report.elapsed_s,
+        report.crashes_per_s,
+        report.crashes_per_min,
+        report.mb_per_s,
+        report.errors,
+        statuses
+    );
+    let l = &report.latency_ms;
+    println!(
+        "   latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    if let Some(cpu) = report.server_cpu_ms_per_crash {
+        println!("   server CPU (user+system): {cpu:.3} ms per crash");
+    }
+    if let Some(rss) = report.server_peak_rss_mb {
+        println!("   server peak RSS: {rss:.1} MB");
+    }
+    if let Some(missing) = report.ids_missing_in_storage {
+        println!("   crash ids missing in storage: {missing}");
+    }
+}
+
+/// Starts `antenna-loadtest sink` as a child process; returns it with its address.
+fn start_sink(threads: usize) -> Result<(std::process::Child, SocketAddr), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .args(["sink", "--listen", "127.0.0.1:0", "--threads", &threads.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("sink has no stdout")?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .map_err(|e| e.to_string())?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("sink said {line:?}"))?;
+    Ok((child, addr))
+}
+
+fn command_run(args: &Args) -> Result<(), String> {
+    let url = required(args, "url")?;
+    let allow_remote = args.contains_key("allow-remote");
+    let (addr, path) = parse_url(url, allow_remote)?;
+    let corpus = corpus::load(Path::new(required(args, "corpus")?)).map_err(|e| e.to_string())?;
+    if corpus.is_empty() {
+        return Err("the corpus is empty".into());
+    }
+    let duration: f64 = get(args, "duration", 60.0)?;
+    let mut plan = run::Plan {
+        addr,
+        path,
+        connections: get(args, "connections", 32)?,
+        rate: args.get("rate").map(|r| r.parse()).transpose().map_err(|_| "--rate")?,
+        count: get(args, "count", 10_000)?,
+        duration: Duration::from_secs_f64(duration.clamp(0.1, 3600.0)),
+        gzip: args.contains_key("gzip"),
+        chunked: args.contains_key("chunked"),
+        progress: !args.contains_key("quiet"),
+    };
+    let requests = Arc::new(run::prepare(&corpus, &plan));
+    let mut reports = Vec::new();
+    if args.contains_key("sink-baseline") {
+        let (mut sink, sink_addr) = start_sink(get(args, "sink-threads", 2)?)?;
+        let sink_plan = run::Plan { addr: sink_addr, ..plan.clone() };
+        let sink_url = format!("http://{sink_addr}{}", plan.path);
+        let measured = measure("null sink", &sink_url, &sink_plan, Arc::clone(&requests), Some(sink.id()));
+        let _ = sink.kill();
+        let _ = sink.wait();
+        reports.push(measured?.0);
+    }
+    let server_pid = args.get("server-pid").map(|p| p.parse()).transpose().map_err(|_| "--server-pid")?;
+    plan.addr = addr;
+    let (mut report, ids) = measure("antenna", url, &plan, requests, server_pid)?;
+    if let Some(root) = args.get("check-fs") {
+        let root = PathBuf::from(root);
+        let missing = ids
+            .iter()
+            .filter(|id| id.len() == 36)
+            .filter(|id| {
+                !root
+                    .join(format!("20{}", &id[30..]))
+                    .join("raw_crash")
+                    .join(format!("{id}.json"))
+                    .exists()
+            })
+            .count();
+        report.ids_missing_in_storage = Some(missing);
+    }
+    reports.push(report);
+    if args.contains_key("json") {
+        let json = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
+        println!("{json}");
+    } else {
+        for report in &reports {
+            print_report(report);
+        }
+        if let [sink, ours] = &reports[..] {
+            println!(
+                "== antenna / null sink: {:.1}% of the sink's crashes/s",
+                ours.crashes_per_s / sink.crashes_per_s * 100.0
+            );
+        }
+    }
+    match reports.last().and_then(|r| r.ids_missing_in_storage) {
+        Some(missing) if missing > 0 => Err(format!("{missing} answered crash ids are not in storage")),
+        _ => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = argv.split_first() else {
+        eprintln!("usage: antenna-loadtest synth|from-fs|sink|run [options] (see the source header)");
+        return ExitCode::FAILURE;
+    };
+    let result = parse_args(rest).and_then(|args| match command.as_str() {
+        "synth" => {
+            let shared = args.get("shared").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+                PathBuf::from,
+            );
+            let size = args.get("size").map(|s| s.parse()).transpose().map_err(|_| "--size")?;
+            corpus::synthesize(
+                &shared,
+                Path::new(required(&args, "out")?),
+                get(&args, "count", 200)?,
+                get(&args, "seed", 1)?,
+                size,
+            )
+            .map_err(|e| e.to_string())
+        }
+        "from-fs" => corpus::from_fs(Path::new(required(&args, "root")?), Path::new(required(&args, "out")?))
+            .map(|n| eprintln!("{n} crashes turned into requests"))
+            .map_err(|e| e.to_string()),
+        "sink" => {
+            let listen = get(&args, "listen", SocketAddr::from(([127, 0, 0, 1], 8100)))?;
+            sink::run(listen, get(&args, "threads", 2)?).map_err(|e| e.to_string())
+        }
+        "run" => command_run(&args),
+        other => Err(format!("unknown command {other:?}")),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("antenna-loadtest: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
