@@ -110,14 +110,15 @@ impl Health {
     }
 
     /// `/__version__`: `version.json` from the base directory, read on every request so a
-    /// deploy that replaces it is seen; `{}` when missing or invalid.
+    /// deploy that replaces it is seen. Without one (or with an invalid one), what the
+    /// binary knows of its own build (commit, version); `{}` only when it knows nothing.
     pub fn version(&self) -> Response<Full<Bytes>> {
         self.metrics.incr(Counter::HealthVersion, None);
         let version = std::fs::read(self.basedir.join("version.json"))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
+            .unwrap_or_else(build_facts);
         json_response(StatusCode::OK, &version)
     }
 
@@ -149,6 +150,20 @@ impl Health {
             &json!({"title": "500 Internal Server Error"}),
         )
     }
+}
+
+/// The build's own `version.json` fields, recorded by `build.rs`.
+fn build_facts() -> Value {
+    let commit = env!("ANTENNA_BUILD_COMMIT");
+    if commit.is_empty() {
+        return json!({});
+    }
+    json!({
+        "build": env!("ANTENNA_BUILD_ID"),
+        "commit": commit,
+        "source": env!("ANTENNA_BUILD_SOURCE"),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// Standard base64 with padding (RFC 4648), for the basic-auth header we expect.

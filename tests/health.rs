@@ -21,9 +21,20 @@ fn heartbeats_and_version() {
     assert_eq!(body["errors"], serde_json::json!([]));
     assert_eq!(body["info"]["save_queue_size"], 0);
 
-    // No version.json yet: {}.
+    // No version.json yet: the build's own commit.
     let version = get(&collector, "/__version__", "");
-    assert_eq!((version.status, version.text().as_str()), (200, "{}"));
+    assert_eq!(version.status, 200);
+    let built: Value = serde_json::from_slice(&version.body).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    assert_eq!(
+        built["commit"], head,
+        "/__version__ names the commit the binary was built from"
+    );
+    assert_eq!(built["version"], env!("CARGO_PKG_VERSION"));
     // Read on every request: a deploy that writes it is seen at once.
     std::fs::write(
         collector.data.0.join("version.json"),

@@ -171,7 +171,11 @@ pub fn synthesize(
     if seeds.is_empty() || annotation_sets.is_empty() {
         return Err(io::Error::other("no minidumps or annotation sets found"));
     }
-    let user_agents = ["Crashpad/0.8.0", "Breakpad/1.0 (Linux)", "Mozilla/5.0 CrashReporter"];
+    let user_agents = [
+        "Crashpad/0.8.0",
+        "Breakpad/1.0 (Linux)",
+        "Mozilla/5.0 CrashReporter",
+    ];
     for index in 0..count {
         let mut multipart = Multipart::new(&mut rng);
         let annotations = &annotation_sets[rng.random_range(0..annotation_sets.len())];
@@ -184,7 +188,10 @@ pub fn synthesize(
         }
         let seed_dump = &seeds[rng.random_range(0..seeds.len())];
         let size = fixed_size.unwrap_or_else(|| draw_size(&mut rng));
-        multipart.file("upload_file_minidump", &dump_of_size(seed_dump, size, &mut rng));
+        multipart.file(
+            "upload_file_minidump",
+            &dump_of_size(seed_dump, size, &mut rng),
+        );
         if rng.random_range(0..10) == 0 {
             // Some reports carry a second, browser-process dump.
             let other = &seeds[rng.random_range(0..seeds.len())];
@@ -233,7 +240,10 @@ pub fn from_fs(root: &Path, out: &Path) -> io::Result<usize> {
                 multipart.file(&name, &bytes);
             }
         }
-        let user_agent = raw["metadata"]["user_agent"].as_str().unwrap_or("None").to_owned();
+        let user_agent = raw["metadata"]["user_agent"]
+            .as_str()
+            .unwrap_or("None")
+            .to_owned();
         save(out, index, &multipart.finish(&user_agent))?;
     }
     Ok(raw_crashes.len())

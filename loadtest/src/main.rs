@@ -48,7 +48,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 fn get<T: std::str::FromStr>(args: &Args, key: &str, default: T) -> Result<T, String> {
     match args.get(key) {
         None => Ok(default),
-        Some(text) => text.parse().map_err(|_| format!("--{key}: cannot use {text:?}")),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("--{key}: cannot use {text:?}")),
     }
 }
 
@@ -132,7 +134,9 @@ fn parse_url(url: &str, allow_remote: bool) -> Result<(SocketAddr, String), Stri
         .next()
         .ok_or_else(|| format!("{authority}: no address"))?;
     if !addr.ip().is_loopback() && !allow_remote {
-        return Err(format!("{addr} is not loopback; pass --allow-remote to load it"));
+        return Err(format!(
+            "{addr} is not loopback; pass --allow-remote to load it"
+        ));
     }
     Ok((addr, path))
 }
@@ -247,7 +251,13 @@ fn print_report(report: &Report) {
 fn start_sink(threads: usize) -> Result<(std::process::Child, SocketAddr), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
-        .args(["sink", "--listen", "127.0.0.1:0", "--threads", &threads.to_string()])
+        .args([
+            "sink",
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            &threads.to_string(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
@@ -276,7 +286,11 @@ fn command_run(args: &Args) -> Result<(), String> {
         addr,
         path,
         connections: get(args, "connections", 32)?,
-        rate: args.get("rate").map(|r| r.parse()).transpose().map_err(|_| "--rate")?,
+        rate: args
+            .get("rate")
+            .map(|r| r.parse())
+            .transpose()
+            .map_err(|_| "--rate")?,
         count: get(args, "count", 10_000)?,
         duration: Duration::from_secs_f64(duration.clamp(0.1, 3600.0)),
         gzip: args.contains_key("gzip"),
@@ -287,14 +301,27 @@ fn command_run(args: &Args) -> Result<(), String> {
     let mut reports = Vec::new();
     if args.contains_key("sink-baseline") {
         let (mut sink, sink_addr) = start_sink(get(args, "sink-threads", 2)?)?;
-        let sink_plan = run::Plan { addr: sink_addr, ..plan.clone() };
+        let sink_plan = run::Plan {
+            addr: sink_addr,
+            ..plan.clone()
+        };
         let sink_url = format!("http://{sink_addr}{}", plan.path);
-        let measured = measure("null sink", &sink_url, &sink_plan, Arc::clone(&requests), Some(sink.id()));
+        let measured = measure(
+            "null sink",
+            &sink_url,
+            &sink_plan,
+            Arc::clone(&requests),
+            Some(sink.id()),
+        );
         let _ = sink.kill();
         let _ = sink.wait();
         reports.push(measured?.0);
     }
-    let server_pid = args.get("server-pid").map(|p| p.parse()).transpose().map_err(|_| "--server-pid")?;
+    let server_pid = args
+        .get("server-pid")
+        .map(|p| p.parse())
+        .transpose()
+        .map_err(|_| "--server-pid")?;
     plan.addr = addr;
     let (mut report, ids) = measure("antenna", url, &plan, requests, server_pid)?;
     if let Some(root) = args.get("check-fs") {
@@ -328,7 +355,9 @@ fn command_run(args: &Args) -> Result<(), String> {
         }
     }
     match reports.last().and_then(|r| r.ids_missing_in_storage) {
-        Some(missing) if missing > 0 => Err(format!("{missing} answered crash ids are not in storage")),
+        Some(missing) if missing > 0 => {
+            Err(format!("{missing} answered crash ids are not in storage"))
+        }
         _ => Ok(()),
     }
 }
@@ -336,7 +365,9 @@ fn command_run(args: &Args) -> Result<(), String> {
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
-        eprintln!("usage: antenna-loadtest synth|from-fs|sink|run [options] (see the source header)");
+        eprintln!(
+            "usage: antenna-loadtest synth|from-fs|sink|run [options] (see the source header)"
+        );
         return ExitCode::FAILURE;
     };
     let result = parse_args(rest).and_then(|args| match command.as_str() {
@@ -345,7 +376,11 @@ fn main() -> ExitCode {
                 || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
                 PathBuf::from,
             );
-            let size = args.get("size").map(|s| s.parse()).transpose().map_err(|_| "--size")?;
+            let size = args
+                .get("size")
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(|_| "--size")?;
             corpus::synthesize(
                 &shared,
                 Path::new(required(&args, "out")?),
@@ -355,9 +390,12 @@ fn main() -> ExitCode {
             )
             .map_err(|e| e.to_string())
         }
-        "from-fs" => corpus::from_fs(Path::new(required(&args, "root")?), Path::new(required(&args, "out")?))
-            .map(|n| eprintln!("{n} crashes turned into requests"))
-            .map_err(|e| e.to_string()),
+        "from-fs" => corpus::from_fs(
+            Path::new(required(&args, "root")?),
+            Path::new(required(&args, "out")?),
+        )
+        .map(|n| eprintln!("{n} crashes turned into requests"))
+        .map_err(|e| e.to_string()),
         "sink" => {
             let listen = get(&args, "listen", SocketAddr::from(([127, 0, 0, 1], 8100)))?;
             sink::run(listen, get(&args, "threads", 2)?).map_err(|e| e.to_string())

@@ -77,7 +77,11 @@ pub fn prepare(corpus: &[Recorded], plan: &Plan) -> Vec<Prepared> {
     corpus
         .iter()
         .map(|recorded| {
-            let body = if plan.gzip { gzip(&recorded.body) } else { recorded.body.clone() };
+            let body = if plan.gzip {
+                gzip(&recorded.body)
+            } else {
+                recorded.body.clone()
+            };
             let mut head = format!("POST {} HTTP/1.1\r\n", plan.path);
             for (name, value) in &recorded.headers {
                 if name.eq_ignore_ascii_case("host") {
@@ -161,7 +165,11 @@ impl Connection {
         }
         let mut body = vec![0; length];
         self.reader.read_exact(&mut body).await?;
-        Ok(Answer { status, body, close })
+        Ok(Answer {
+            status,
+            body,
+            close,
+        })
     }
 }
 
@@ -194,7 +202,9 @@ async fn send(
             }
         }
     }
-    let Some(open) = connection.as_mut() else { return };
+    let Some(open) = connection.as_mut() else {
+        return;
+    };
     match open.exchange(&request.wire).await {
         Ok(answer) => {
             let micros = started.elapsed().as_micros() as u64;
@@ -205,9 +215,13 @@ async fn send(
             local.answered += 1;
             local.bytes_sent += request.body_len;
             shared.answered.fetch_add(1, Ordering::Relaxed);
-            shared.bytes_sent.fetch_add(request.body_len, Ordering::Relaxed);
+            shared
+                .bytes_sent
+                .fetch_add(request.body_len, Ordering::Relaxed);
             if let Some(id) = answer.body.strip_prefix(b"CrashID=bp-") {
-                local.crash_ids.push(String::from_utf8_lossy(id).trim().to_owned());
+                local
+                    .crash_ids
+                    .push(String::from_utf8_lossy(id).trim().to_owned());
             }
             if answer.close {
                 *connection = None;
@@ -260,7 +274,8 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
     match plan.rate {
         None => {
             for _ in 0..plan.connections {
-                let (plan, requests, shared) = (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
+                let (plan, requests, shared) =
+                    (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
                 workers.push(tokio::spawn(async move {
                     let mut local = new_outcome();
                     let mut connection = None;
@@ -271,9 +286,21 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
                         }
                         let request = &requests[index as usize % requests.len()];
                         let started = Instant::now();
-                        send(&mut connection, &plan, request, started, &mut local, &shared).await;
+                        send(
+                            &mut connection,
+                            &plan,
+                            request,
+                            started,
+                            &mut local,
+                            &shared,
+                        )
+                        .await;
                     }
-                    shared.results.lock().unwrap_or_else(|p| p.into_inner()).push(local);
+                    shared
+                        .results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(local);
                 }));
             }
         }
@@ -296,7 +323,8 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
                 }
             }));
             for _ in 0..plan.connections {
-                let (plan, requests, shared) = (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
+                let (plan, requests, shared) =
+                    (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
                 let receiver = Arc::clone(&receiver);
                 workers.push(tokio::spawn(async move {
                     let mut local = new_outcome();
@@ -308,9 +336,21 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
                             break;
                         }
                         let request = &requests[index as usize % requests.len()];
-                        send(&mut connection, &plan, request, intended, &mut local, &shared).await;
+                        send(
+                            &mut connection,
+                            &plan,
+                            request,
+                            intended,
+                            &mut local,
+                            &shared,
+                        )
+                        .await;
                     }
-                    shared.results.lock().unwrap_or_else(|p| p.into_inner()).push(local);
+                    shared
+                        .results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(local);
                 }));
             }
         }

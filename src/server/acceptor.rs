@@ -57,10 +57,10 @@ pub fn run(
                 accepted = listener.accept() => accepted,
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => {
+            let (stream, peer) = match accepted {
+                Ok(accepted) => {
                     backoff = Duration::from_millis(5);
-                    stream
+                    accepted
                 }
                 Err(error) => {
                     // Out of file descriptors or memory: wait, doubling up to a second,
@@ -72,8 +72,10 @@ pub fn run(
                 }
             };
             let app = Arc::clone(&app);
-            let service = service_fn(move |request| {
+            let service = service_fn(move |mut request: hyper::Request<_>| {
                 let app = Arc::clone(&app);
+                // The peer address travels with the request (for logs; see submit).
+                request.extensions_mut().insert(peer);
                 async move { Ok::<_, Infallible>(router::route(request, &app, index).await) }
             });
             let connection = http1::Builder::new()

@@ -153,6 +153,10 @@ impl Submitter {
     {
         let (parts, body) = request.into_parts();
         let head = request::check(&parts.headers, self.max_crash_size)?;
+        let client = head.forwarded_for.clone().or_else(|| {
+            let peer = parts.extensions.get::<std::net::SocketAddr>()?;
+            Some(peer.ip().to_string())
+        });
         if head.compressed {
             self.metrics.incr(Counter::GzippedCrash, None);
         }
@@ -191,7 +195,11 @@ impl Submitter {
             Decision::FakeAccept(crash_id) => Ok(crash_id_response(&crash_id)),
             Decision::Save(crash) => {
                 let crash_id = crash.crash_id.clone();
-                tracing::info!("{crash_id} received; matched by {}", verdict.rule);
+                tracing::info!(
+                    "{crash_id} received; matched by {}; client {}",
+                    verdict.rule,
+                    client.as_deref().unwrap_or("unknown")
+                );
                 let outcome = self
                     .crashmover
                     .enqueue(queue, crash, verdict.outcome != Outcome::Defer)

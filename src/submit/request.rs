@@ -22,6 +22,8 @@ pub struct Head {
     pub user_agent: Option<String>,
     /// The bearer token of `Authorization: Bearer <token>`, if any.
     pub bearer_token: Option<String>,
+    /// The last `X-Forwarded-For` entry: the client as our own proxy saw it.
+    pub forwarded_for: Option<String>,
 }
 
 /// Checks the request head; `max_size` is `ANTENNA_MAX_CRASH_SIZE`.
@@ -84,12 +86,19 @@ pub fn check(headers: &HeaderMap, max_size: usize) -> Result<Head, Reject> {
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned())
     });
+    // Behind nginx the TCP peer is nginx; the client is the entry nginx added, the last
+    // one (earlier entries are whatever the client claimed).
+    let forwarded_for = text(http::HeaderName::from_static("x-forwarded-for")).and_then(|list| {
+        let last = list.rsplit(',').next()?.trim();
+        (!last.is_empty()).then(|| last.to_owned())
+    });
     Ok(Head {
         boundary,
         compressed,
         content_length,
         user_agent: text(header::USER_AGENT),
         bearer_token,
+        forwarded_for,
     })
 }
 
