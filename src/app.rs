@@ -123,8 +123,8 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
         header_read_timeout: config.header_read_timeout,
         shutdown_timeout: config.shutdown_timeout,
     };
-    let acceptors =
-        Acceptors::start(listeners, &app, settings).map_err(io_error("starting acceptors"))?;
+    let acceptors = Acceptors::start(listeners, &app, settings, config.runtime)
+        .map_err(io_error("starting acceptors"))?;
     Ok(Running {
         acceptors,
         movers,

@@ -41,6 +41,16 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// How acceptors are scheduled (`ANTENNA_RUNTIME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeModel {
+    /// `per-core`: a thread with a current-thread runtime per acceptor; a request stays on
+    /// one core from accept to answer.
+    PerCore,
+    /// `shared`: one multi-threaded, work-stealing runtime runs every acceptor.
+    Shared,
+}
+
 /// Where crashes are stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
@@ -96,6 +106,8 @@ pub struct Config {
     /// `ANTENNA_WORKER_CONNECTIONS` (alias `GUNICORN_WORKER_CONNECTIONS`): open connections
     /// per acceptor; further clients wait in the kernel's accept backlog.
     pub worker_connections: usize,
+    /// `ANTENNA_RUNTIME`: `per-core` or `shared`.
+    pub runtime: RuntimeModel,
     /// `ANTENNA_BACKLOG`: listen(2) backlog of each acceptor socket.
     pub backlog: u32,
     /// `ANTENNA_HEADER_TIMEOUT_SECONDS`: time allowed to send the request head.
@@ -279,6 +291,19 @@ impl Config {
 
         let storage = Config::storage(&r)?;
 
+        let runtime_text = r.text_or("ANTENNA_RUNTIME", "per-core");
+        let runtime = match runtime_text.as_str() {
+            "per-core" => RuntimeModel::PerCore,
+            "shared" => RuntimeModel::Shared,
+            _ => {
+                return Err(invalid(
+                    "ANTENNA_RUNTIME",
+                    &runtime_text,
+                    "expected per-core or shared",
+                ))
+            }
+        };
+
         let rules_text = r.text_or("BREAKPAD_THROTTLER_RULES", "mozilla");
         let throttle_rules = RuleSet::parse(&rules_text).ok_or_else(|| {
             invalid(
@@ -349,6 +374,7 @@ impl Config {
                 1,
                 1_000_000,
             )?,
+            runtime,
             backlog: r.number(&["ANTENNA_BACKLOG"], 1024, 1, 65_535)?,
             header_read_timeout: r.seconds("ANTENNA_HEADER_TIMEOUT_SECONDS", 10.0, 0.1)?,
             body_idle_timeout: r.seconds("ANTENNA_BODY_TIMEOUT_SECONDS", 30.0, 0.1)?,
@@ -455,6 +481,14 @@ impl Config {
             (
                 "ANTENNA_WORKER_CONNECTIONS",
                 self.worker_connections.to_string(),
+            ),
+            (
+                "ANTENNA_RUNTIME",
+                match self.runtime {
+                    RuntimeModel::PerCore => "per-core",
+                    RuntimeModel::Shared => "shared",
+                }
+                .to_owned(),
             ),
             ("ANTENNA_BACKLOG", self.backlog.to_string()),
             (
@@ -608,6 +642,7 @@ mod tests {
             ("CRASHMOVER_RETRY_SLEEP_SECONDS", "soon"),
             ("BREAKPAD_THROTTLER_RULES", "strict"),
             ("LOGGING_LEVEL", "LOUD"),
+            ("ANTENNA_RUNTIME", "green-threads"),
             ("ANTENNA_BROKEN_CREDENTIALS", "nocolon"),
         ];
         for (var, value) in cases {

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use antenna::config::Config;
 use tokio::signal::unix::{signal, SignalKind};
 
+/// mimalloc: per-thread free lists suit per-core acceptors that allocate and free request
+/// buffers on the same thread.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(level: tracing::Level) {
     tracing_subscriber::fmt()
         .with_max_level(level)

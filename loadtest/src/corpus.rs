@@ -132,8 +132,12 @@ fn dump_of_size(seed: &[u8], size: usize, rng: &mut impl Rng) -> Vec<u8> {
     dump
 }
 
-/// Draws from the log-normal size mix (Box–Muller for the normal deviate).
+/// Draws a dump size: log-normal around the median (Box–Muller for the normal deviate),
+/// and 1% from the far tail, 5–20 MB, which a log-normal this narrow almost never reaches.
 fn draw_size(rng: &mut impl Rng) -> usize {
+    if rng.random_range(0..100) == 0 {
+        return rng.random_range(5 << 20..=MAX_SIZE);
+    }
     let u1: f64 = rng.random_range(f64::EPSILON..1.0);
     let u2: f64 = rng.random();
     let normal = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();

@@ -30,19 +30,30 @@ pub struct AcceptorSettings {
     pub shutdown_timeout: Duration,
 }
 
-/// Runs acceptor `index` on the current thread until `shutdown` turns true, then lets
-/// in-flight requests finish.
+/// Runs acceptor `index` on a current-thread runtime of the calling thread until `shutdown`
+/// turns true, then lets in-flight requests finish.
 pub fn run(
+    index: usize,
+    listener: StdListener,
+    app: Arc<App>,
+    settings: AcceptorSettings,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(index, listener, app, settings, shutdown))
+}
+
+/// The accept loop of acceptor `index`, on whatever runtime polls it.
+pub async fn serve(
     index: usize,
     listener: StdListener,
     app: Arc<App>,
     settings: AcceptorSettings,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    {
         let listener = TcpListener::from_std(listener)?;
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let graceful = GracefulShutdown::new();
@@ -98,5 +109,5 @@ pub fn run(
             tracing::warn!("acceptor {index}: connections still open after the shutdown timeout");
         }
         Ok(())
-    })
+    }
 }

@@ -17,6 +17,8 @@ pub mod router;
 
 pub use acceptor::AcceptorSettings;
 
+use crate::config::RuntimeModel;
+
 /// The running acceptor threads.
 #[derive(Debug)]
 pub struct Acceptors {
@@ -25,13 +27,49 @@ pub struct Acceptors {
 }
 
 impl Acceptors {
-    /// Starts one acceptor thread per listener.
+    /// Starts the acceptors: a thread with its own runtime per listener (`PerCore`), or one
+    /// multi-threaded runtime polling every listener's accept loop (`Shared`).
     pub fn start(
         listeners: Vec<TcpListener>,
         app: &Arc<App>,
         settings: AcceptorSettings,
+        model: RuntimeModel,
     ) -> std::io::Result<Acceptors> {
         let (stop, stopped) = watch::channel(false);
+        if model == RuntimeModel::Shared {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(listeners.len().max(1))
+                .thread_name("acceptor")
+                .enable_all()
+                .build()?;
+            let app = Arc::clone(app);
+            let thread = std::thread::Builder::new()
+                .name("acceptors".into())
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        let mut loops = tokio::task::JoinSet::new();
+                        for (index, listener) in listeners.into_iter().enumerate() {
+                            let serve = acceptor::serve(
+                                index,
+                                listener,
+                                Arc::clone(&app),
+                                settings,
+                                stopped.clone(),
+                            );
+                            loops.spawn(serve);
+                        }
+                        while let Some(done) = loops.join_next().await {
+                            if let Ok(Err(error)) = done {
+                                tracing::error!("acceptor failed: {error}");
+                            }
+                        }
+                    });
+                })?;
+            return Ok(Acceptors {
+                threads: vec![thread],
+                stop,
+            });
+        }
         let mut threads = Vec::with_capacity(listeners.len());
         for (index, listener) in listeners.into_iter().enumerate() {
             let app = Arc::clone(app);

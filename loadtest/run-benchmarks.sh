@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Reproduces the README's benchmark figures on this machine, in one run: the collector and
+# the null sink under the same load, storage variants, runtime and allocator variants, the
+# disk's own write rate, open-loop latency and memory. Every load is bounded in count and
+# time and targets loopback only.
+#
+#   loadtest/run-benchmarks.sh [quick]      (quick: short runs, for CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUICK="${1:-}"
+DURATION=20; FS_DURATION=60; COUNT=200000
+if [ "$QUICK" = quick ]; then DURATION=2; FS_DURATION=3; COUNT=2000; fi
+
+WORK="$(mktemp -d /tmp/antenna-bench.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cargo build --release --workspace --quiet
+cargo build --release --no-default-features --bin antenna --quiet
+cp target/release/antenna "$WORK/antenna-system-allocator"
+cargo build --release --bin antenna --quiet
+LOADTEST=target/release/antenna-loadtest
+PORT=18700
+
+"$LOADTEST" synth --out "$WORK/corpus-400k" --count 50 --size 409600 --shared ../shared/corpus
+"$LOADTEST" synth --out "$WORK/corpus-mix" --count 300 --shared ../shared/corpus
+"$LOADTEST" synth --out "$WORK/corpus-20m" --count 4 --size 20971520 --shared ../shared/corpus
+
+# start_server BINARY NAME=VALUE...: starts the collector on $PORT, sets SERVER_PID.
+start_server() {
+    local binary="$1"; shift
+    env ANTENNA_HOST=127.0.0.1 ANTENNA_PORT=$PORT BREAKPAD_THROTTLER_RULES=accept_all \
+        CRASHMOVER_CRASHSTORAGE_FS_ROOT="$WORK/crashdata" "$@" "$binary" > "$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$PORT/__lbheartbeat__" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "collector did not start:"; cat "$WORK/server.log"; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""; }
+load() { "$LOADTEST" run --url "http://127.0.0.1:$PORT/submit" --quiet --server-pid "$SERVER_PID" "$@"; }
+
+echo "### 1. noop storage, 32 connections, 400 KB crashes, beside the null sink (per-core, mimalloc)"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=noop
+load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION --sink-baseline | tee "$WORK/closed.txt"
+RATE=$(sed -n 's/.*in [0-9.]* s: \([0-9]*\) crashes\/s.*/\1/p' "$WORK/closed.txt" | tail -n 1)
+echo "### 2. open loop at half that rate ($((RATE / 2))/s), noop"
+load --corpus "$WORK/corpus-400k" --connections 64 --rate $((RATE / 2)) --count $COUNT --duration $DURATION
+echo "### 3. noop, gzip bodies"
+load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION --gzip
+echo "### 4. peak memory: 64 connections of 400 KB crashes"
+load --corpus "$WORK/corpus-400k" --connections 64 --count $COUNT --duration $DURATION
+echo "### 5. peak memory: 64 connections of 20 MB crashes"
+load --corpus "$WORK/corpus-20m" --connections 64 --count $((COUNT / 50)) --duration $DURATION
+stop_server
+
+echo "### 6. shared multi-threaded runtime instead of per-core (noop, 32 connections)"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=noop ANTENNA_RUNTIME=shared
+load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION
+stop_server
+
+echo "### 7. system allocator instead of mimalloc (noop, 32 connections)"
+start_server "$WORK/antenna-system-allocator" CRASHMOVER_CRASHSTORAGE_CLASS=noop
+load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION
+stop_server
+
+echo "### 8. the disk: dd bs=1M count=2048 conv=fdatasync"
+dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=$([ "$QUICK" = quick ] && echo 64 || echo 2048) conv=fdatasync 2>&1 | tail -n 1
+rm -f "$WORK/dd.bin"
+echo "### 9. fs storage, 32 connections, 400 KB crashes, ${FS_DURATION} s, every id checked on disk"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
+load --corpus "$WORK/corpus-400k" --connections 32 --count 10000000 --duration $FS_DURATION --check-fs "$WORK/crashdata"
+stop_server
+rm -rf "$WORK/crashdata"
+
+echo "### 10. fs storage, production size mix (median 400 KB, tail to 20 MB), gzip"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
+load --corpus "$WORK/corpus-mix" --connections 32 --count $((COUNT / 10)) --duration $DURATION --gzip --check-fs "$WORK/crashdata"
+stop_server
