@@ -6,7 +6,8 @@ use antenna::multipart::{Limits, Next, Parser};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
-fn parse_ours(body: &Bytes) -> usize {
+/// The parse of an owned buffer, as the gzip path hands one over (nothing copied).
+fn parse_ours(body: BytesMut) -> usize {
     let mut parser = Parser::new(
         support::BOUNDARY,
         Limits {
@@ -14,8 +15,7 @@ fn parse_ours(body: &Bytes) -> usize {
             ..Limits::default()
         },
     );
-    // Owned input, as the gzip path hands it over; a plain body is fed chunk by chunk.
-    parser.feed_buffer(BytesMut::from(&body[..])).unwrap();
+    parser.feed_buffer(body).unwrap();
     parser.finish();
     let mut total = 0;
     while let Next::Part(part) = parser.next_part().unwrap() {
@@ -71,14 +71,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("multipart");
     for (label, size) in [("400KB", 400 * 1024), ("20MB", 20 << 20)] {
         let body = Bytes::from(support::crash_body(size));
-        assert_eq!(parse_ours(&body), parse_multer(&runtime, &body));
-        assert_eq!(parse_ours(&body), parse_ours_chunked(&body));
+        let owned = || BytesMut::from(&body[..]);
+        assert_eq!(parse_ours(owned()), parse_multer(&runtime, &body));
+        assert_eq!(parse_ours(owned()), parse_ours_chunked(&body));
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::new("antenna_whole", label),
-            &body,
-            |b, body| b.iter(|| parse_ours(body)),
-        );
+        // The copy that makes the owned buffer is set-up, outside the timing.
+        group.bench_function(BenchmarkId::new("antenna_owned_buffer", label), |b| {
+            b.iter_batched(owned, parse_ours, BatchSize::LargeInput)
+        });
         group.bench_with_input(
             BenchmarkId::new("antenna_64k_chunks", label),
             &body,

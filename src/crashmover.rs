@@ -186,7 +186,7 @@ impl Crashmover {
             return SaveOutcome::Dropped;
         }
         tracing::info!("{id} saved");
-        if job.publish {
+        if job.publish && self.publisher.is_enabled() {
             let published = self
                 .with_retries("publish_crash", Timer::CrashPublish, || {
                     self.publisher.publish(id)

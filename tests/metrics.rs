@@ -42,7 +42,6 @@ fn statsd_lines_for_a_submitted_crash() {
         "socorro.collector.breakpad_resource.gzipped_crash_decompress:",
         "socorro.collector.breakpad_resource.on_post.time:",
         "socorro.collector.crashmover.crash_save.time:",
-        "socorro.collector.crashmover.crash_publish.time:",
         "socorro.collector.crashmover.crash_handling.time:",
         "socorro.collector.crashmover.save_queue_size:0|g|#host:collector-7",
     ];

@@ -74,6 +74,8 @@ struct Report {
     elapsed_s: f64,
     crashes_per_s: f64,
     crashes_per_min: f64,
+    /// Answers that were 200 (accepted), per second: excludes 503s of a shedding server.
+    accepted_per_s: f64,
     mb_per_s: f64,
     statuses: HashMap<u16, u64>,
     latency_ms: Latency,
@@ -197,6 +199,7 @@ fn measure(
         elapsed_s: elapsed,
         crashes_per_s: outcome.answered as f64 / elapsed,
         crashes_per_min: outcome.answered as f64 / elapsed * 60.0,
+        accepted_per_s: outcome.statuses.get(&200).copied().unwrap_or(0) as f64 / elapsed,
         mb_per_s: outcome.bytes_sent as f64 / elapsed / 1e6,
         statuses: outcome.statuses.into_iter().collect(),
         latency_ms: Latency {
@@ -222,11 +225,12 @@ fn print_report(report: &Report) {
         report.mode, report.connections, report.gzip, report.chunked
     );
     println!(
-        "   {} requests in {:.2} s: {:.0} crashes/s ({:.0}/min), {:.1} MB/s; errors {}; statuses {:?}",
+        "   {} requests in {:.2} s: {:.0} crashes/s ({:.0}/min, {:.0}/s answered 200), {:.1} MB/s; errors {}; statuses {:?}",
         report.requests,
         report.elapsed_s,
         report.crashes_per_s,
         report.crashes_per_min,
+        report.accepted_per_s,
         report.mb_per_s,
         report.errors,
         statuses

@@ -25,6 +25,12 @@ pub trait CrashPublisher: Send + Sync + 'static {
 
     /// Publishes one crash id (the message body is the id and nothing else).
     fn publish(&self, crash_id: &CrashId) -> PublishFuture<'_>;
+
+    /// False for the `none` backend: the crashmover then skips publishing altogether (no
+    /// `published` log line, no publish timing), since nothing is published.
+    fn is_enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Publishes nothing: the default, for deployments where processors find crashes by
@@ -40,5 +46,9 @@ impl CrashPublisher for NonePublisher {
     fn publish(&self, crash_id: &CrashId) -> PublishFuture<'_> {
         tracing::debug!("crash publish no-op: {crash_id}");
         Box::pin(async { Ok(()) })
+    }
+
+    fn is_enabled(&self) -> bool {
+        false
     }
 }
