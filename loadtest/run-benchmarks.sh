@@ -76,6 +76,27 @@ echo "### 9. fs storage, 32 connections, 400 KB crashes, ${FS_DURATION} s, every
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
 load --corpus "$WORK/corpus-400k" --connections 32 --count 10000000 --duration $FS_DURATION --check-fs "$WORK/crashdata"
 stop_server
+echo "### 9b. stored crashes turned back into requests (from-fs) and replayed, JSON report"
+# Twenty stored crashes, whole (raw crash, dump names, dump), as the replay source.
+for day in "$WORK"/crashdata/*/; do
+    copied=0
+    for raw in "$day"raw_crash/*.json; do
+        id=$(basename "$raw" .json)
+        target="$WORK/replay-source/$(basename "$day")"
+        mkdir -p "$target/raw_crash" "$target/dump_names" "$target/upload_file_minidump"
+        cp "$raw" "$target/raw_crash/"
+        cp "$day/dump_names/$id.json" "$target/dump_names/"
+        cp "$day/upload_file_minidump/$id" "$target/upload_file_minidump/"
+        copied=$((copied + 1))
+        [ "$copied" -ge 20 ] && break
+    done
+    break
+done
+"$LOADTEST" from-fs --root "$WORK/replay-source" --out "$WORK/corpus-replay"
+rm -rf "$WORK/crashdata"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
+load --corpus "$WORK/corpus-replay" --connections 8 --count 200 --duration 10 --check-fs "$WORK/crashdata" --json
+stop_server
 rm -rf "$WORK/crashdata"
 
 echo "### 10. fs storage, production size mix (median 400 KB, tail to 20 MB), gzip"

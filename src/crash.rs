@@ -30,9 +30,4 @@ impl CrashReport {
         let names = self.dumps.keys().cloned().map(Value::String).collect();
         pyjson::to_string(&Value::Array(names))
     }
-
-    /// Bytes of all dumps together.
-    pub fn dumps_size(&self) -> usize {
-        self.dumps.values().map(Bytes::len).sum()
-    }
 }

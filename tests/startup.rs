@@ -2,31 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use support::*;
-
-fn refused(env: &[(&str, &str)]) -> String {
-    let dir = TempDir::new();
-    let (mut child, logs) = spawn(env, &dir.0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "collector started with {env:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    std::thread::sleep(Duration::from_millis(100)); // let the log reader finish
-    let logs = logs.lock().unwrap().clone();
-    let lines: Vec<_> = logs
-        .iter()
-        .filter(|line| line.contains("Unhandled startup exception:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{logs:?}");
-    lines[0].clone()
-}
 
 #[test]
 fn bad_settings_are_refused_naming_the_variable() {
@@ -37,7 +13,7 @@ fn bad_settings_are_refused_naming_the_variable() {
         ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "0"),
         ("BREAKPAD_THROTTLER_RULES", "antenna.throttler.NOPE"),
     ] {
-        let line = refused(&[(var, value)]);
+        let line = refused_start(&[(var, value)]);
         assert!(line.contains(var) && line.contains(value), "{line}");
     }
 }
@@ -48,7 +24,7 @@ fn unwritable_fs_root_is_refused() {
     let blocker = dir.0.join("a-file");
     std::fs::write(&blocker, b"not a directory").unwrap();
     let root = blocker.join("crashes");
-    let line = refused(&[("CRASHMOVER_CRASHSTORAGE_FS_ROOT", root.to_str().unwrap())]);
+    let line = refused_start(&[("CRASHMOVER_CRASHSTORAGE_FS_ROOT", root.to_str().unwrap())]);
     assert!(line.contains("fs") && line.contains("a-file"), "{line}");
 }
 
@@ -56,7 +32,7 @@ fn unwritable_fs_root_is_refused() {
 fn busy_port_is_refused() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let line = refused(&[("ANTENNA_PORT", &port)]);
+    let line = refused_start(&[("ANTENNA_PORT", &port)]);
     assert!(line.contains(&port), "{line}");
 }
 

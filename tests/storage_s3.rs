@@ -130,26 +130,17 @@ impl RawCrashFromS3 for Collector {
 }
 
 fn refused_line(env: &[(&str, String)]) -> String {
-    let dir = TempDir::new();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (mut child, logs) = spawn(&pairs, &dir.0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "collector started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    std::thread::sleep(Duration::from_millis(100));
-    let logs = logs.lock().unwrap().clone();
-    let lines: Vec<_> = logs
-        .iter()
-        .filter(|l| l.contains("Unhandled startup exception:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{logs:?}");
-    lines[0].clone()
+    refused_start(&pairs)
+}
+
+/// Every crash id's raw crash is in the bucket.
+fn assert_in_bucket(server: &S3Server, ids: &[String]) {
+    for id in ids {
+        let date = format!("20{}", &id[30..]);
+        let key = format!("v1/raw_crash/{date}/{id}");
+        assert!(server.object(&key).is_some(), "{id} missing");
+    }
 }
 
 #[test]
@@ -201,15 +192,7 @@ fn s3_outage_mid_run_then_recovery() {
 
     server.restart();
     answered.push(collector.send(&crash(&annotations, b"after")).crash_id());
-    for id in &answered {
-        let date = format!("20{}", &id[30..]);
-        assert!(
-            server
-                .object(&format!("v1/raw_crash/{date}/{id}"))
-                .is_some(),
-            "{id} missing"
-        );
-    }
+    assert_in_bucket(&server, &answered);
     let logs = collector.logs().join("\n");
     assert!(
         logs.contains("too many errors trying to save; dropped"),
@@ -288,15 +271,7 @@ fn full_queues_answer_503_and_memory_stays_bounded() {
         grown_mib < 60,
         "RSS grew {grown_mib} MiB (baseline {baseline} KiB, peak {peak} KiB)"
     );
-    for id in accepted {
-        let date = format!("20{}", &id[30..]);
-        assert!(
-            server
-                .object(&format!("v1/raw_crash/{date}/{id}"))
-                .is_some(),
-            "{id} missing"
-        );
-    }
+    assert_in_bucket(&server, &accepted);
 }
 
 #[test]
@@ -329,13 +304,5 @@ fn sigterm_saves_every_queued_crash_before_exit() {
         .collect();
     let status = collector.terminate();
     assert!(status.success(), "{status:?}");
-    for id in ids {
-        let date = format!("20{}", &id[30..]);
-        assert!(
-            server
-                .object(&format!("v1/raw_crash/{date}/{id}"))
-                .is_some(),
-            "{id} missing"
-        );
-    }
+    assert_in_bucket(&server, &ids);
 }

@@ -36,14 +36,6 @@ impl FsStorage {
         FsStorage { root: root.into() }
     }
 
-    /// Where the raw crash of `crash_id` (as text) lives, for tools and tests.
-    pub fn raw_crash_path(&self, date_key: &str, crash_id: &str) -> PathBuf {
-        self.root
-            .join(date_key)
-            .join("raw_crash")
-            .join(format!("{crash_id}.json"))
-    }
-
     fn save_blocking(&self, crash: &CrashReport) -> Result<(), StorageError> {
         let id = crash.crash_id.as_str();
         let day = self.root.join(crash.crash_id.date_key());

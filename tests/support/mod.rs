@@ -98,6 +98,30 @@ pub fn spawn(env: &[(&str, &str)], root: &Path) -> (Child, Arc<Mutex<Vec<String>
     (child, logs)
 }
 
+/// Starts the binary with `env` and expects it to refuse: non-zero exit and exactly one
+/// `Unhandled startup exception:` line, which is returned.
+pub fn refused_start(env: &[(&str, &str)]) -> String {
+    let dir = TempDir::new();
+    let (mut child, logs) = spawn(env, &dir.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "collector started with {env:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    std::thread::sleep(Duration::from_millis(100)); // let the log readers finish
+    let logs = logs.lock().unwrap().clone();
+    let lines: Vec<_> = logs
+        .iter()
+        .filter(|line| line.contains("Unhandled startup exception:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs:?}");
+    lines[0].clone()
+}
+
 impl Collector {
     pub fn start(env: &[(&str, &str)]) -> Collector {
         let data = TempDir::new();
