@@ -202,11 +202,9 @@ fn crashes_over_tls_through_the_shipped_nginx_config() {
         collector.stored(&id)[&format!("{date}/upload_file_minidump/{id}")],
         dump
     );
-    let received = collector
-        .logs()
-        .into_iter()
-        .find(|l| l.contains(&format!("{id} received")))
-        .unwrap();
+    let needle = format!("{id} received");
+    let logs = collector.logs_with(&needle);
+    let received = logs.lines().find(|l| l.contains(&needle)).unwrap();
     assert!(received.ends_with("client 127.0.0.1"), "{received}");
     assert!(!received.contains("203.0.113.9"), "{received}");
 

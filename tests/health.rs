@@ -95,7 +95,6 @@ fn broken_needs_its_credentials() {
     );
     assert_eq!(right.status, 500);
     assert!(collector
-        .logs()
-        .join("\n")
+        .logs_with("intentional exception")
         .contains("intentional exception"));
 }

@@ -34,7 +34,7 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let status = collector.terminate();
     assert!(status.success(), "{status:?}");
     assert_eq!(collector.raw_crash(&id)["uuid"], id);
-    let logs = collector.logs().join("\n");
+    let logs = collector.logs_with("stopped");
     assert!(
         logs.contains("SIGTERM: shutting down") && logs.contains("stopped"),
         "{logs}"

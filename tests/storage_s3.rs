@@ -193,7 +193,7 @@ fn s3_outage_mid_run_then_recovery() {
     server.restart();
     answered.push(collector.send(&crash(&annotations, b"after")).crash_id());
     assert_in_bucket(&server, &answered);
-    let logs = collector.logs().join("\n");
+    let logs = collector.logs_with("dropped");
     assert!(
         logs.contains("too many errors trying to save; dropped"),
         "{logs}"

@@ -86,7 +86,7 @@ fn real_minidump_plain_gzip_and_chunked_round_trip() {
         .crash_id();
     assert_stored(&collector, &chunked_gzip, &dump, compressed.len(), "1");
 
-    let logs = collector.logs().join("\n");
+    let logs = collector.logs_with(&format!("{chunked_gzip} saved"));
     for id in [&plain, &gzipped, &chunked, &chunked_gzip] {
         assert!(logs.contains(&format!("{id} received")), "{logs}");
         assert!(logs.contains(&format!("{id} saved")), "{logs}");

@@ -166,7 +166,7 @@ fn storage_failure_answers_500_after_retries() {
 
     let response = collector.send(&post(&valid_body(), ""));
     assert_answer(&response, 500, "");
-    let logs = collector.logs().join("\n");
+    let logs = collector.logs_with("dropped");
     assert_eq!(logs.matches("retry attempt").count(), 3, "{logs}");
     assert!(
         logs.contains("too many errors trying to save; dropped"),

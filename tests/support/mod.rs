@@ -168,6 +168,19 @@ impl Collector {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The logs so far, once they contain `needle` (lines are read from the collector's
+    /// pipes by another thread, so they can trail the HTTP answer a little).
+    pub fn logs_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs().join("\n");
+            if logs.contains(needle) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGTERM, then wait (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let _ = Command::new("kill")
