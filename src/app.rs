@@ -8,11 +8,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::{Config, StorageConfig};
+use crate::config::{Config, PublishConfig, StorageConfig};
 use crate::crashmover::{Crashmover, MoverPool, RetryPolicy};
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::publish::NonePublisher;
+use crate::publish::amqp::AmqpPublisher;
+use crate::publish::{CrashPublisher, NonePublisher, PublishError};
 use crate::server::{self, AcceptorSettings, Acceptors};
 use crate::storage::fs::FsStorage;
 use crate::storage::noop::NoopStorage;
@@ -39,6 +40,14 @@ pub enum StartupError {
         backend: String,
         /// What failed.
         source: StorageError,
+    },
+    /// The publisher failed its start-up check (publishing the message `test`).
+    #[error("crash publisher {backend} failed its start-up check: {source}")]
+    Publisher {
+        /// Backend name.
+        backend: String,
+        /// What failed.
+        source: PublishError,
     },
     /// A socket could not be bound, or a thread or runtime not started.
     #[error("{what}: {source}")]
@@ -92,9 +101,23 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
         .block_on(storage.verify_at_startup())
         .map_err(|source| StartupError::Storage { backend, source })?;
 
+    let publisher: Arc<dyn CrashPublisher> = match &config.publish {
+        PublishConfig::None => Arc::new(NonePublisher),
+        PublishConfig::Amqp(amqp) => {
+            let publisher = AmqpPublisher::new(amqp.clone());
+            runtime
+                .block_on(publisher.verify())
+                .map_err(|source| StartupError::Publisher {
+                    backend: "amqp".to_owned(),
+                    source,
+                })?;
+            Arc::new(publisher)
+        }
+    };
+
     let crashmover = Arc::new(Crashmover::new(
         storage,
-        Arc::new(NonePublisher),
+        publisher,
         metrics.clone(),
         config.workers,
         config.queue_capacity,

@@ -94,6 +94,55 @@ impl fmt::Debug for S3Config {
     }
 }
 
+/// Where saved crash ids are published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishConfig {
+    /// Nothing is published.
+    None,
+    /// An AMQP 0-9-1 broker (RabbitMQ).
+    Amqp(AmqpConfig),
+}
+
+/// AMQP publishing settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpConfig {
+    /// `CRASHMOVER_CRASHPUBLISH_AMQP_URL`, credentials included.
+    pub url: String,
+    /// `CRASHMOVER_CRASHPUBLISH_QUEUE_NAME`: declared durable at start.
+    pub queue: String,
+    /// `CRASHMOVER_CRASHPUBLISH_EXCHANGE`: `""` is the default exchange.
+    pub exchange: String,
+    /// `CRASHMOVER_CRASHPUBLISH_ROUTING_KEY`: defaults to the queue name.
+    pub routing_key: String,
+}
+
+impl AmqpConfig {
+    /// The URL with its password masked, for logs.
+    pub fn redacted_url(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        match rest.split_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:*****@{host}")
+            }
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for AmqpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmqpConfig")
+            .field("url", &self.redacted_url())
+            .field("queue", &self.queue)
+            .field("exchange", &self.exchange)
+            .field("routing_key", &self.routing_key)
+            .finish()
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -120,6 +169,8 @@ pub struct Config {
     pub max_crash_size: usize,
     /// `CRASHMOVER_CRASHSTORAGE_CLASS` and its settings.
     pub storage: StorageConfig,
+    /// `CRASHMOVER_CRASHPUBLISH_CLASS` and its settings.
+    pub publish: PublishConfig,
     /// `CRASHMOVER_CONCURRENT_CRASHMOVERS`: saves in progress at once.
     pub concurrent_crashmovers: usize,
     /// `CRASHMOVER_MAX_ATTEMPTS`: tries per save before the client gets a 500.
@@ -352,17 +403,7 @@ impl Config {
             }
         }
 
-        let publish_class = r.text_or("CRASHMOVER_CRASHPUBLISH_CLASS", "none");
-        match publish_class.as_str() {
-            "none" | "antenna.ext.crashpublish_base.NoOpCrashPublish" => {}
-            _ => {
-                return Err(invalid(
-                    "CRASHMOVER_CRASHPUBLISH_CLASS",
-                    &publish_class,
-                    "only none is available in this build (sqs and amqp are not implemented yet)",
-                ))
-            }
-        }
+        let publish = Config::publish(&r)?;
 
         Ok(Config {
             host,
@@ -381,6 +422,7 @@ impl Config {
             shutdown_timeout: r.seconds("ANTENNA_SHUTDOWN_TIMEOUT_SECONDS", 30.0, 0.0)?,
             max_crash_size,
             storage,
+            publish,
             concurrent_crashmovers: r.number(&["CRASHMOVER_CONCURRENT_CRASHMOVERS"], 8, 1, 1024)?,
             max_attempts: r.number(&["CRASHMOVER_MAX_ATTEMPTS"], 5, 1, 100)?,
             retry_sleep: r.seconds("CRASHMOVER_RETRY_SLEEP_SECONDS", 2.0, 0.0)?,
@@ -400,6 +442,48 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(".")),
             sentry_dsn: r.text("SECRET_SENTRY_DSN").map(Secret),
             broken_credentials: broken_credentials.map(Secret),
+        })
+    }
+
+    fn publish(r: &Reader<'_, impl Env>) -> Result<PublishConfig, ConfigError> {
+        let class = r.text_or("CRASHMOVER_CRASHPUBLISH_CLASS", "none");
+        Ok(match class.as_str() {
+            "none" | "antenna.ext.crashpublish_base.NoOpCrashPublish" => PublishConfig::None,
+            "amqp" => {
+                let queue = r
+                    .text("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME")
+                    .ok_or_else(|| {
+                        invalid(
+                            "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
+                            "",
+                            "required when CRASHMOVER_CRASHPUBLISH_CLASS is amqp",
+                        )
+                    })?;
+                let url = r.text_or(
+                    "CRASHMOVER_CRASHPUBLISH_AMQP_URL",
+                    "amqp://guest:guest@127.0.0.1:5672/%2f",
+                );
+                if !url.starts_with("amqp://") {
+                    return Err(invalid(
+                        "CRASHMOVER_CRASHPUBLISH_AMQP_URL",
+                        "*****",
+                        "expected an amqp:// URL (TLS brokers are not supported in this build)",
+                    ));
+                }
+                PublishConfig::Amqp(AmqpConfig {
+                    url,
+                    exchange: r.text_or("CRASHMOVER_CRASHPUBLISH_EXCHANGE", ""),
+                    routing_key: r.text_or("CRASHMOVER_CRASHPUBLISH_ROUTING_KEY", &queue),
+                    queue,
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "CRASHMOVER_CRASHPUBLISH_CLASS",
+                    &class,
+                    "expected none or amqp (sqs is not implemented in this build)",
+                ))
+            }
         })
     }
 
@@ -537,8 +621,20 @@ impl Config {
                 ));
             }
         }
+        match &self.publish {
+            PublishConfig::None => out.push(("CRASHMOVER_CRASHPUBLISH_CLASS", "none".into())),
+            PublishConfig::Amqp(amqp) => {
+                out.push(("CRASHMOVER_CRASHPUBLISH_CLASS", "amqp".into()));
+                out.push(("CRASHMOVER_CRASHPUBLISH_AMQP_URL", amqp.redacted_url()));
+                out.push(("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", amqp.queue.clone()));
+                out.push(("CRASHMOVER_CRASHPUBLISH_EXCHANGE", amqp.exchange.clone()));
+                out.push((
+                    "CRASHMOVER_CRASHPUBLISH_ROUTING_KEY",
+                    amqp.routing_key.clone(),
+                ));
+            }
+        }
         out.extend([
-            ("CRASHMOVER_CRASHPUBLISH_CLASS", "none".to_owned()),
             (
                 "CRASHMOVER_CONCURRENT_CRASHMOVERS",
                 self.concurrent_crashmovers.to_string(),
@@ -651,6 +747,29 @@ mod tests {
         }
         let error = Config::from(&env(&[("CRASHMOVER_CRASHSTORAGE_CLASS", "s3")])).unwrap_err();
         assert_eq!(error.var, "CRASHMOVER_CRASHSTORAGE_BUCKET_NAME");
+        let error = Config::from(&env(&[("CRASHMOVER_CRASHPUBLISH_CLASS", "amqp")])).unwrap_err();
+        assert_eq!(error.var, "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME");
+    }
+
+    #[test]
+    fn amqp_settings_and_masked_password() {
+        let config = Config::from(&env(&[
+            ("CRASHMOVER_CRASHPUBLISH_CLASS", "amqp"),
+            ("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", "socorro.normal"),
+            (
+                "CRASHMOVER_CRASHPUBLISH_AMQP_URL",
+                "amqp://user:hunter2@broker:5672/%2f",
+            ),
+        ]))
+        .unwrap();
+        let PublishConfig::Amqp(amqp) = &config.publish else {
+            panic!()
+        };
+        assert_eq!(amqp.routing_key, "socorro.normal");
+        assert_eq!(amqp.exchange, "");
+        assert_eq!(amqp.redacted_url(), "amqp://user:*****@broker:5672/%2f");
+        let text = format!("{:?} {config:?}", config.describe());
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

@@ -137,6 +137,11 @@ impl Crashmover {
         &self.storage
     }
 
+    /// The publisher, for health checks.
+    pub fn publisher(&self) -> &Arc<dyn CrashPublisher> {
+        &self.publisher
+    }
+
     /// Takes a job from the first non-empty queue at or after `cursor`, round-robin.
     fn pop(&self, cursor: &mut usize) -> Option<SaveJob> {
         let count = self.queues.len();
@@ -288,5 +293,162 @@ impl MoverPool {
         });
         self.crashmover.metrics.flush();
         self.runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::crash_id::{CrashId, IdKind};
+    use crate::publish::PublishFuture;
+    use crate::storage::{StorageError, StorageFuture};
+    use crate::timestamp::Date;
+
+    /// Storage in memory that fails its first `failures` saves.
+    #[derive(Default)]
+    struct Memory {
+        failures: AtomicUsize,
+        saved: Mutex<Vec<String>>,
+    }
+
+    impl CrashStorage for Memory {
+        fn name(&self) -> &'static str {
+            "Memory"
+        }
+        fn save(&self, crash: Arc<CrashReport>) -> StorageFuture<'_> {
+            Box::pin(async move {
+                let left = self.failures.load(Ordering::SeqCst);
+                if left > 0 {
+                    self.failures.store(left - 1, Ordering::SeqCst);
+                    return Err(StorageError::Backend("down".into()));
+                }
+                self.saved.lock().unwrap().push(crash.crash_id.to_string());
+                Ok(())
+            })
+        }
+        fn check_health(&self) -> StorageFuture<'_> {
+            Box::pin(async { Ok(()) })
+        }
+        fn verify_at_startup(&self) -> StorageFuture<'_> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl CrashPublisher for Recorder {
+        fn name(&self) -> &'static str {
+            "Recorder"
+        }
+        fn publish(&self, crash_id: &CrashId) -> PublishFuture<'_> {
+            self.0.lock().unwrap().push(crash_id.to_string());
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn crash(kind: IdKind) -> CrashReport {
+        let date = Date::new(2026, 11, 27).unwrap();
+        CrashReport {
+            crash_id: CrashId::generate(&mut rand::rng(), kind, date),
+            raw_crash: serde_json::Map::new(),
+            dumps: BTreeMap::new(),
+        }
+    }
+
+    fn pool(
+        storage: Arc<Memory>,
+        publisher: Arc<Recorder>,
+        attempts: u32,
+    ) -> (Arc<Crashmover>, MoverPool) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let policy = RetryPolicy {
+            max_attempts: attempts,
+            sleep: Duration::ZERO,
+        };
+        let mover = Arc::new(Crashmover::new(
+            storage,
+            publisher,
+            Metrics::disabled(),
+            2,
+            4,
+            policy,
+        ));
+        let pool = MoverPool::start(runtime, Arc::clone(&mover), 2);
+        (mover, pool)
+    }
+
+    #[test]
+    fn deferred_crashes_are_saved_but_not_published() {
+        let (storage, publisher) = (Arc::new(Memory::default()), Arc::new(Recorder::default()));
+        let (mover, pool) = pool(Arc::clone(&storage), Arc::clone(&publisher), 1);
+        let accepted = crash(IdKind::Accept);
+        let deferred = crash(IdKind::Defer);
+        let (a, d) = (accepted.crash_id.to_string(), deferred.crash_id.to_string());
+        let first = mover.enqueue(0, accepted, true).unwrap();
+        let second = mover.enqueue(1, deferred, false).unwrap();
+        assert_eq!(first.blocking_recv(), Ok(SaveOutcome::Saved));
+        assert_eq!(second.blocking_recv(), Ok(SaveOutcome::Saved));
+        pool.shutdown();
+        let mut saved = storage.saved.lock().unwrap().clone();
+        saved.sort();
+        let mut expected = vec![a.clone(), d];
+        expected.sort();
+        assert_eq!(saved, expected);
+        assert_eq!(*publisher.0.lock().unwrap(), [a]);
+    }
+
+    #[test]
+    fn saves_are_retried_then_dropped() {
+        let storage = Arc::new(Memory::default());
+        storage.failures.store(2, Ordering::SeqCst);
+        let (mover, pool) = pool(Arc::clone(&storage), Arc::new(Recorder::default()), 3);
+        let outcome = mover.enqueue(0, crash(IdKind::Accept), true).unwrap();
+        assert_eq!(
+            outcome.blocking_recv(),
+            Ok(SaveOutcome::Saved),
+            "third attempt saves"
+        );
+        storage.failures.store(5, Ordering::SeqCst);
+        let outcome = mover.enqueue(0, crash(IdKind::Accept), true).unwrap();
+        assert_eq!(outcome.blocking_recv(), Ok(SaveOutcome::Dropped));
+        pool.shutdown();
+        assert_eq!(storage.saved.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn full_queue_refuses_at_once() {
+        let storage = Arc::new(Memory::default());
+        let runtime_less = Crashmover::new(
+            storage,
+            Arc::new(Recorder::default()),
+            Metrics::disabled(),
+            1,
+            2,
+            RetryPolicy {
+                max_attempts: 1,
+                sleep: Duration::ZERO,
+            },
+        );
+        // No movers: the queue only fills.
+        let _a = runtime_less
+            .enqueue(0, crash(IdKind::Accept), true)
+            .unwrap();
+        let _b = runtime_less
+            .enqueue(0, crash(IdKind::Accept), true)
+            .unwrap();
+        assert_eq!(
+            runtime_less.enqueue(0, crash(IdKind::Accept), true).err(),
+            Some(QueueFull)
+        );
+        assert_eq!(runtime_less.queue_depth(), 2);
     }
 }

@@ -83,15 +83,23 @@ impl Health {
     pub async fn heartbeat(&self) -> Response<Full<Bytes>> {
         self.metrics.incr(Counter::HealthHeartbeat, None);
         let storage = Arc::clone(self.crashmover.storage());
-        let name = storage.name();
-        let check = self
+        let publisher = Arc::clone(self.crashmover.publisher());
+        let (storage_name, publisher_name) = (storage.name(), publisher.name());
+        let storage_check = self
             .storage_runtime
-            .spawn(async move { storage.check_health().await });
+            .spawn(async move { storage.check_health().await.map_err(|e| e.to_string()) });
+        let publisher_check = self
+            .storage_runtime
+            .spawn(async move { publisher.check_health().await.map_err(|e| e.to_string()) });
         let mut errors = Vec::new();
-        match check.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => errors.push(json!({"name": name, "msg": error.to_string()})),
-            Err(error) => errors.push(json!({"name": name, "msg": error.to_string()})),
+        for (name, check) in [
+            (storage_name, storage_check),
+            (publisher_name, publisher_check),
+        ] {
+            let outcome = check.await.unwrap_or_else(|error| Err(error.to_string()));
+            if let Err(msg) = outcome {
+                errors.push(json!({"name": name, "msg": msg}));
+            }
         }
         let status = if errors.is_empty() {
             StatusCode::OK

@@ -1,5 +1,5 @@
 //! Telling processors that a crash is saved: its id is published to a queue (SPEC §5).
-//! [`CrashPublisher`] is the seam; this build has the `none` backend only.
+//! [`CrashPublisher`] is the seam; backends: `none` (default) and `amqp` (RabbitMQ).
 //!
 //! Publishing happens after the save, with the same retries; a publish that keeps failing
 //! is counted and logged but does not fail the HTTP answer, since the crash is stored and
@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::crash_id::CrashId;
+
+pub mod amqp;
 
 /// A boxed future, so backends can be used behind `dyn CrashPublisher`.
 pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PublishError>> + Send + 'a>>;
@@ -25,6 +27,11 @@ pub trait CrashPublisher: Send + Sync + 'static {
 
     /// Publishes one crash id (the message body is the id and nothing else).
     fn publish(&self, crash_id: &CrashId) -> PublishFuture<'_>;
+
+    /// A cheap check for `/__heartbeat__`.
+    fn check_health(&self) -> PublishFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// False for the `none` backend: the crashmover then skips publishing altogether (no
     /// `published` log line, no publish timing), since nothing is published.
