@@ -108,7 +108,11 @@ pub fn refused_start(env: &[(&str, &str)]) -> String {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "collector started with {env:?}");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("collector started with {env:?}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(!status.success());
@@ -125,7 +129,7 @@ pub fn refused_start(env: &[(&str, &str)]) -> String {
 impl Collector {
     pub fn start(env: &[(&str, &str)]) -> Collector {
         let data = TempDir::new();
-        let (child, logs) = spawn(env, &data.0);
+        let (mut child, logs) = spawn(env, &data.0);
         let deadline = Instant::now() + Duration::from_secs(20);
         let addr = loop {
             let found = logs.lock().unwrap().iter().find_map(|line| {
@@ -136,11 +140,11 @@ impl Collector {
             if let Some(addr) = found {
                 break addr;
             }
-            assert!(
-                Instant::now() < deadline,
-                "collector did not start: {:?}",
-                logs.lock().unwrap()
-            );
+            if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("collector did not start: {:?}", logs.lock().unwrap());
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
         Collector {
