@@ -13,6 +13,7 @@ use crate::crashmover::{Crashmover, MoverPool, RetryPolicy};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::publish::amqp::AmqpPublisher;
+use crate::publish::sqs::SqsPublisher;
 use crate::publish::{CrashPublisher, NonePublisher, PublishError};
 use crate::server::{self, AcceptorSettings, Acceptors};
 use crate::storage::fs::FsStorage;
@@ -109,6 +110,15 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
                 .block_on(publisher.verify())
                 .map_err(|source| StartupError::Publisher {
                     backend: "amqp".to_owned(),
+                    source,
+                })?;
+            Arc::new(publisher)
+        }
+        PublishConfig::Sqs(sqs) => {
+            let publisher = runtime
+                .block_on(SqsPublisher::connect(sqs))
+                .map_err(|source| StartupError::Publisher {
+                    backend: "sqs".to_owned(),
                     source,
                 })?;
             Arc::new(publisher)

@@ -65,33 +65,81 @@ pub enum StorageConfig {
     Noop,
 }
 
-/// S3 connection settings.
+/// How to reach an AWS service (or an API-compatible one): `<PREFIX>_REGION`,
+/// `<PREFIX>_ENDPOINT_URL`, `<PREFIX>_ACCESS_KEY` / `<PREFIX>_SECRET_ACCESS_KEY`.
 #[derive(Clone, PartialEq, Eq)]
+pub struct AwsConnection {
+    /// Region, `us-west-2` by default.
+    pub region: String,
+    /// An API-compatible endpoint instead of AWS's.
+    pub endpoint_url: Option<String>,
+    /// Static keys; `None` = the standard AWS credential chain (env, profile, instance role).
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for AwsConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsConnection")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("credentials", &self.credentials.as_ref().map(|_| "*****"))
+            .finish()
+    }
+}
+
+impl AwsConnection {
+    /// `region R endpoint E`, for error messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "region {} endpoint {}",
+            self.region,
+            self.endpoint_url.as_deref().unwrap_or("(AWS)")
+        )
+    }
+}
+
+/// The variable names of one [`AwsConnection`].
+struct AwsVars {
+    region: &'static str,
+    endpoint: &'static str,
+    key: &'static str,
+    secret: &'static str,
+}
+
+const STORAGE_AWS: AwsVars = AwsVars {
+    region: "CRASHMOVER_CRASHSTORAGE_REGION",
+    endpoint: "CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL",
+    key: "CRASHMOVER_CRASHSTORAGE_ACCESS_KEY",
+    secret: "CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY",
+};
+
+const PUBLISH_AWS: AwsVars = AwsVars {
+    region: "CRASHMOVER_CRASHPUBLISH_REGION",
+    endpoint: "CRASHMOVER_CRASHPUBLISH_ENDPOINT_URL",
+    key: "CRASHMOVER_CRASHPUBLISH_ACCESS_KEY",
+    secret: "CRASHMOVER_CRASHPUBLISH_SECRET_ACCESS_KEY",
+};
+
+/// S3 storage settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
     /// `CRASHMOVER_CRASHSTORAGE_BUCKET_NAME`.
     pub bucket: String,
-    /// `CRASHMOVER_CRASHSTORAGE_REGION`.
-    pub region: String,
-    /// `CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL`: an S3-compatible endpoint, path-style.
-    pub endpoint_url: Option<String>,
-    /// `CRASHMOVER_CRASHSTORAGE_ACCESS_KEY` / `..._SECRET_ACCESS_KEY`; `None` = the standard
-    /// AWS credential chain.
-    pub credentials: Option<(String, String)>,
+    /// `CRASHMOVER_CRASHSTORAGE_{REGION,ENDPOINT_URL,ACCESS_KEY,SECRET_ACCESS_KEY}`;
+    /// the endpoint is addressed path-style.
+    pub connection: AwsConnection,
     /// `ANTENNA_S3_MULTIPART_THRESHOLD`: objects at least this large go up as a multipart
     /// upload with parts in parallel.
     pub multipart_threshold: usize,
 }
 
-impl fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Config")
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("endpoint_url", &self.endpoint_url)
-            .field("credentials", &self.credentials.as_ref().map(|_| "*****"))
-            .field("multipart_threshold", &self.multipart_threshold)
-            .finish()
-    }
+/// SQS publishing settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsConfig {
+    /// `CRASHMOVER_CRASHPUBLISH_QUEUE_NAME`: resolved to its URL at start.
+    pub queue: String,
+    /// `CRASHMOVER_CRASHPUBLISH_{REGION,ENDPOINT_URL,ACCESS_KEY,SECRET_ACCESS_KEY}`.
+    pub connection: AwsConnection,
 }
 
 /// Where saved crash ids are published.
@@ -101,6 +149,8 @@ pub enum PublishConfig {
     None,
     /// An AMQP 0-9-1 broker (RabbitMQ).
     Amqp(AmqpConfig),
+    /// An AWS SQS queue.
+    Sqs(SqsConfig),
 }
 
 /// AMQP publishing settings.
@@ -284,6 +334,37 @@ impl<E: Env> Reader<'_, E> {
             )),
         }
     }
+}
+
+fn aws_connection(r: &Reader<'_, impl Env>, vars: &AwsVars) -> Result<AwsConnection, ConfigError> {
+    let credentials = match (r.text(vars.key), r.text(vars.secret)) {
+        (Some(key), Some(secret)) => Some((key, secret)),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                vars.key,
+                "*****",
+                "set both ACCESS_KEY and SECRET_ACCESS_KEY, or neither",
+            ))
+        }
+    };
+    Ok(AwsConnection {
+        region: r.text_or(vars.region, "us-west-2"),
+        endpoint_url: r.text(vars.endpoint),
+        credentials,
+    })
+}
+
+fn describe_aws(out: &mut Vec<(&'static str, String)>, vars: &AwsVars, connection: &AwsConnection) {
+    out.push((vars.region, connection.region.clone()));
+    out.push((
+        vars.endpoint,
+        connection.endpoint_url.clone().unwrap_or_default(),
+    ));
+    let key = connection.credentials.as_ref().map(|(key, _)| key.clone());
+    out.push((vars.key, key.unwrap_or_default()));
+    let secret = connection.credentials.as_ref().map_or("", |_| "*****");
+    out.push((vars.secret, secret.to_owned()));
 }
 
 /// Parses `26214400`, `512KiB`, `25MiB`, `1GiB` (binary units; `KB`/`MB` read as the same).
@@ -477,11 +558,26 @@ impl Config {
                     queue,
                 })
             }
+            "sqs" | "antenna.ext.sqs.crashpublish.SQSCrashPublish" => {
+                let queue = r
+                    .text("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME")
+                    .ok_or_else(|| {
+                        invalid(
+                            "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
+                            "",
+                            "required when CRASHMOVER_CRASHPUBLISH_CLASS is sqs",
+                        )
+                    })?;
+                PublishConfig::Sqs(SqsConfig {
+                    queue,
+                    connection: aws_connection(r, &PUBLISH_AWS)?,
+                })
+            }
             _ => {
                 return Err(invalid(
                     "CRASHMOVER_CRASHPUBLISH_CLASS",
                     &class,
-                    "expected none or amqp (sqs is not implemented in this build)",
+                    "expected none, sqs or amqp",
                 ))
             }
         })
@@ -504,20 +600,7 @@ impl Config {
                             "required when CRASHMOVER_CRASHSTORAGE_CLASS is s3",
                         )
                     })?;
-                let credentials = match (
-                    r.text("CRASHMOVER_CRASHSTORAGE_ACCESS_KEY"),
-                    r.text("CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY"),
-                ) {
-                    (Some(key), Some(secret)) => Some((key, secret)),
-                    (None, None) => None,
-                    _ => {
-                        return Err(invalid(
-                            "CRASHMOVER_CRASHSTORAGE_ACCESS_KEY",
-                            "*****",
-                            "set both ACCESS_KEY and SECRET_ACCESS_KEY, or neither",
-                        ))
-                    }
-                };
+                let connection = aws_connection(r, &STORAGE_AWS)?;
                 let threshold_text = r.text_or("ANTENNA_S3_MULTIPART_THRESHOLD", "8MiB");
                 let multipart_threshold = parse_size(&threshold_text)
                     .filter(|&n| n >= 5 << 20)
@@ -530,9 +613,7 @@ impl Config {
                     })?;
                 StorageConfig::S3(S3Config {
                     bucket,
-                    region: r.text_or("CRASHMOVER_CRASHSTORAGE_REGION", "us-west-2"),
-                    endpoint_url: r.text("CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL"),
-                    credentials,
+                    connection,
                     multipart_threshold,
                 })
             }
@@ -601,20 +682,7 @@ impl Config {
             StorageConfig::S3(s3) => {
                 out.push(("CRASHMOVER_CRASHSTORAGE_CLASS", "s3".into()));
                 out.push(("CRASHMOVER_CRASHSTORAGE_BUCKET_NAME", s3.bucket.clone()));
-                out.push(("CRASHMOVER_CRASHSTORAGE_REGION", s3.region.clone()));
-                out.push((
-                    "CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL",
-                    s3.endpoint_url.clone().unwrap_or_default(),
-                ));
-                let key = s3.credentials.as_ref().map(|(key, _)| key.clone());
-                out.push((
-                    "CRASHMOVER_CRASHSTORAGE_ACCESS_KEY",
-                    key.unwrap_or_default(),
-                ));
-                out.push((
-                    "CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY",
-                    s3.credentials.as_ref().map_or("", |_| "*****").to_owned(),
-                ));
+                describe_aws(&mut out, &STORAGE_AWS, &s3.connection);
                 out.push((
                     "ANTENNA_S3_MULTIPART_THRESHOLD",
                     s3.multipart_threshold.to_string(),
@@ -632,6 +700,11 @@ impl Config {
                     "CRASHMOVER_CRASHPUBLISH_ROUTING_KEY",
                     amqp.routing_key.clone(),
                 ));
+            }
+            PublishConfig::Sqs(sqs) => {
+                out.push(("CRASHMOVER_CRASHPUBLISH_CLASS", "sqs".into()));
+                out.push(("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", sqs.queue.clone()));
+                describe_aws(&mut out, &PUBLISH_AWS, &sqs.connection);
             }
         }
         out.extend([
@@ -770,6 +843,31 @@ mod tests {
         assert_eq!(amqp.redacted_url(), "amqp://user:*****@broker:5672/%2f");
         let text = format!("{:?} {config:?}", config.describe());
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn sqs_settings() {
+        let config = Config::from(&env(&[
+            (
+                "CRASHMOVER_CRASHPUBLISH_CLASS",
+                "antenna.ext.sqs.crashpublish.SQSCrashPublish",
+            ),
+            ("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", "socorro-standard"),
+            ("CRASHMOVER_CRASHPUBLISH_REGION", "eu-west-1"),
+        ]))
+        .unwrap();
+        let PublishConfig::Sqs(sqs) = &config.publish else {
+            panic!()
+        };
+        assert_eq!(sqs.queue, "socorro-standard");
+        assert_eq!(sqs.connection.region, "eu-west-1");
+        assert_eq!(sqs.connection.credentials, None);
+        let half = Config::from(&env(&[
+            ("CRASHMOVER_CRASHPUBLISH_CLASS", "sqs"),
+            ("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", "q"),
+            ("CRASHMOVER_CRASHPUBLISH_ACCESS_KEY", "only-the-key"),
+        ]));
+        assert_eq!(half.unwrap_err().var, "CRASHMOVER_CRASHPUBLISH_ACCESS_KEY");
     }
 
     #[test]

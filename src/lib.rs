@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod crash;
 pub mod crash_id;

@@ -1,5 +1,5 @@
 //! Telling processors that a crash is saved: its id is published to a queue (SPEC §5).
-//! [`CrashPublisher`] is the seam; backends: `none` (default) and `amqp` (RabbitMQ).
+//! [`CrashPublisher`] is the seam; backends: `none` (default), `sqs` and `amqp` (RabbitMQ).
 //!
 //! Publishing happens after the save, with the same retries; a publish that keeps failing
 //! is counted and logged but does not fail the HTTP answer, since the crash is stored and
@@ -11,6 +11,7 @@ use std::pin::Pin;
 use crate::crash_id::CrashId;
 
 pub mod amqp;
+pub mod sqs;
 
 /// A boxed future, so backends can be used behind `dyn CrashPublisher`.
 pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PublishError>> + Send + 'a>>;

@@ -12,18 +12,11 @@
 //! Objects at or above the multipart threshold go up as a multipart upload with every part
 //! in flight at once; a failed multipart upload is aborted so no orphan parts are billed.
 //!
-//! The SDK's own retries are off: the crashmover retries whole saves with its own policy,
-//! and two retry layers would multiply the worst-case latency.
+//! Connection settings, timeouts and retries are shared with SQS (`crate::aws`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::{
-    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -35,12 +28,6 @@ use tokio::task::JoinSet;
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::config::S3Config;
 use crate::crash::CrashReport;
-
-/// Time to open a connection to S3.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time for one request (one object, or one part), including the upload: a 25 MiB object
-/// at a slow 1 MB/s still fits.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Stores crashes in an S3 bucket.
 #[derive(Debug, Clone)]
@@ -61,23 +48,7 @@ fn backend_error(error: impl std::error::Error) -> StorageError {
 impl S3Storage {
     /// Builds the client. Must run on the runtime that will use it (the movers').
     pub async fn connect(config: &S3Config, main_dump_field: &str) -> S3Storage {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
-        if let Some(url) = &config.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some((key, secret)) = &config.credentials {
-            loader =
-                loader.credentials_provider(Credentials::new(key, secret, None, None, "antenna"));
-        }
-        let shared = loader.load().await;
+        let shared = crate::aws::sdk_config(&config.connection).await;
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)
             // TLS already protects the bytes in transit; per-object CRCs would cost a pass
@@ -90,12 +61,7 @@ impl S3Storage {
             bucket: config.bucket.clone(),
             main_dump_field: main_dump_field.to_owned(),
             multipart_threshold: config.multipart_threshold,
-            location: format!(
-                "bucket {} region {} endpoint {}",
-                config.bucket,
-                config.region,
-                config.endpoint_url.as_deref().unwrap_or("(AWS)")
-            ),
+            location: format!("bucket {} {}", config.bucket, config.connection.describe()),
         }
     }
 
