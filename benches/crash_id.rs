@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let throttler = Throttler::new(
-        RuleSet::Mozilla,
+        &RuleSet::Mozilla,
         MOZILLA_PRODUCTS.iter().map(|p| p.to_string()).collect(),
     );
     let corpus =

@@ -437,13 +437,8 @@ impl Config {
         };
 
         let rules_text = r.text_or("BREAKPAD_THROTTLER_RULES", "mozilla");
-        let throttle_rules = RuleSet::parse(&rules_text).ok_or_else(|| {
-            invalid(
-                "BREAKPAD_THROTTLER_RULES",
-                &rules_text,
-                "expected mozilla or accept_all",
-            )
-        })?;
+        let throttle_rules = RuleSet::parse(&rules_text)
+            .map_err(|reason| invalid("BREAKPAD_THROTTLER_RULES", &rules_text, reason))?;
         let throttle_products = match r.text("BREAKPAD_THROTTLER_PRODUCTS").as_deref() {
             None | Some("antenna.throttler.MOZILLA_PRODUCTS") => {
                 MOZILLA_PRODUCTS.iter().map(|p| p.to_string()).collect()
@@ -719,10 +714,7 @@ impl Config {
             ),
             ("CRASHMOVER_QUEUE_CAPACITY", self.queue_capacity.to_string()),
             ("BREAKPAD_DUMP_FIELD", self.dump_field.clone()),
-            (
-                "BREAKPAD_THROTTLER_RULES",
-                self.throttle_rules.as_str().to_owned(),
-            ),
+            ("BREAKPAD_THROTTLER_RULES", self.throttle_rules.describe()),
             (
                 "BREAKPAD_THROTTLER_PRODUCTS",
                 self.throttle_products.join(","),

@@ -19,6 +19,20 @@ fn bad_settings_are_refused_naming_the_variable() {
 }
 
 #[test]
+fn bad_rule_file_is_refused_naming_the_rule() {
+    let dir = TempDir::new();
+    let rules = dir.0.join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nname = \"oops\"\nresult = \"MAYBE\"\n").unwrap();
+    let line = refused_start(&[("BREAKPAD_THROTTLER_RULES", rules.to_str().unwrap())]);
+    assert!(
+        line.contains("BREAKPAD_THROTTLER_RULES")
+            && line.contains("oops")
+            && line.contains("MAYBE"),
+        "{line}"
+    );
+}
+
+#[test]
 fn unwritable_fs_root_is_refused() {
     let dir = TempDir::new();
     let blocker = dir.0.join("a-file");

@@ -312,3 +312,53 @@ fn submitter_may_choose_the_crash_id_with_its_token() {
     assert_eq!(raw["uuid"], chosen);
     assert!(collector.crash_root().join("20241124/raw_crash").exists());
 }
+
+#[test]
+fn operator_rule_file_decides() {
+    let dir = TempDir::new();
+    let rules = dir.0.join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[rule]]
+name = "drop_netscape"
+when = [{ key = "ProductName", equals = "Netscape" }]
+result = "REJECT"
+
+[[rule]]
+name = "defer_nightly"
+when = [{ key = "ReleaseChannel", starts_with = "nightly" }]
+result = "DEFER"
+
+[[rule]]
+name = "keep_the_rest"
+result = "ACCEPT"
+"#,
+    )
+    .unwrap();
+    let collector = Collector::start(&[("BREAKPAD_THROTTLER_RULES", rules.to_str().unwrap())]);
+    let rejected = collector.send(&post(
+        &Multipart::new().field("ProductName", "Netscape").build(),
+        "",
+    ));
+    assert_eq!(rejected.text(), "Discarded=rule_drop_netscape");
+    let deferred = collector
+        .send(&post(&Multipart::new().fields(&annotations()).build(), ""))
+        .crash_id();
+    assert_eq!(&deferred[29..30], "1", "DEFER digit");
+    assert_eq!(
+        collector.raw_crash(&deferred)["metadata"]["throttle_rule"],
+        "defer_nightly"
+    );
+    let kept = collector
+        .send(&post(
+            &Multipart::new().field("ProductName", "Firefox").build(),
+            "",
+        ))
+        .crash_id();
+    assert_eq!(&kept[29..30], "0");
+    assert!(collector
+        .logs()
+        .join("\n")
+        .contains(&format!("BREAKPAD_THROTTLER_RULES={}", rules.display())));
+}

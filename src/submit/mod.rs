@@ -91,7 +91,7 @@ impl Submitter {
     /// The endpoint for `config`, saving through `crashmover`.
     pub fn new(config: &Config, crashmover: Arc<Crashmover>, metrics: Metrics) -> Submitter {
         Submitter {
-            throttler: Throttler::new(config.throttle_rules, config.throttle_products.clone()),
+            throttler: Throttler::new(&config.throttle_rules, config.throttle_products.clone()),
             crashmover,
             metrics,
             submitter_token: config

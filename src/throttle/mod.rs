@@ -15,6 +15,10 @@ use serde_json::{Map, Value};
 
 use crate::timestamp::Date;
 
+pub mod file;
+
+pub use file::RuleFile;
+
 /// What a rule (or the whole throttler) says about a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -74,13 +78,39 @@ pub struct Context<'a> {
     package_names: &'a HashMap<String, Vec<String>>,
 }
 
-type Condition = fn(&Map<String, Value>, &Context<'_>) -> bool;
+/// When a rule applies.
+enum Condition {
+    /// A built-in test (Mozilla's rules).
+    Builtin(fn(&Map<String, Value>, &Context<'_>) -> bool),
+    /// Every test of a rule file's `when` list holds (none: always).
+    All(Vec<file::Test>),
+}
+
+impl Condition {
+    fn holds(&self, annotations: &Map<String, Value>, context: &Context<'_>) -> bool {
+        match self {
+            Condition::Builtin(test) => test(annotations, context),
+            Condition::All(tests) => tests.iter().all(|test| test.holds(annotations)),
+        }
+    }
+}
 
 /// One named rule.
 pub struct Rule {
     name: &'static str,
     condition: Condition,
     result: RuleResult,
+}
+
+impl Rule {
+    /// A rule read from a rule file.
+    fn from_file(name: &'static str, tests: Vec<file::Test>, result: RuleResult) -> Rule {
+        Rule {
+            name,
+            condition: Condition::All(tests),
+            result,
+        }
+    }
 }
 
 impl fmt::Debug for Rule {
@@ -101,30 +131,35 @@ pub struct Verdict {
     pub rule: &'static str,
 }
 
-/// The built-in rule sets (`BREAKPAD_THROTTLER_RULES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The rule set (`BREAKPAD_THROTTLER_RULES`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum RuleSet {
     /// Mozilla's production rules (SPEC §3).
     Mozilla,
     /// One rule, `accept_everything`.
     AcceptAll,
+    /// An operator's rule file (see [`file`]).
+    File(RuleFile),
 }
 
 impl RuleSet {
-    /// Parses a setting value; Antenna's dotted names are accepted as aliases.
-    pub fn parse(text: &str) -> Option<RuleSet> {
+    /// Parses a setting value: a built-in set's name (Antenna's dotted names are aliases) or
+    /// the path of a `.toml` rule file, which is read and checked now.
+    pub fn parse(text: &str) -> Result<RuleSet, String> {
         match text.trim() {
-            "mozilla" | "antenna.throttler.MOZILLA_RULES" => Some(RuleSet::Mozilla),
-            "accept_all" | "antenna.throttler.ACCEPT_ALL" => Some(RuleSet::AcceptAll),
-            _ => None,
+            "mozilla" | "antenna.throttler.MOZILLA_RULES" => Ok(RuleSet::Mozilla),
+            "accept_all" | "antenna.throttler.ACCEPT_ALL" => Ok(RuleSet::AcceptAll),
+            path if path.ends_with(".toml") => RuleFile::load(path.as_ref()).map(RuleSet::File),
+            _ => Err("expected mozilla, accept_all or the path of a .toml rule file".into()),
         }
     }
 
     /// The setting value naming this set.
-    pub fn as_str(self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            RuleSet::Mozilla => "mozilla",
-            RuleSet::AcceptAll => "accept_all",
+            RuleSet::Mozilla => "mozilla".into(),
+            RuleSet::AcceptAll => "accept_all".into(),
+            RuleSet::File(file) => file.path.display().to_string(),
         }
     }
 }
@@ -163,7 +198,7 @@ const MOZILLA_PACKAGE_NAMES: &[(&str, &[&str])] = &[
 ];
 
 /// An annotation as text, the way Antenna's rules see it (Python `str()` of the value).
-fn text<'a>(annotations: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
+pub(crate) fn text<'a>(annotations: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
     Some(match annotations.get(key)? {
         Value::String(s) => Cow::Borrowed(s.as_str()),
         Value::Null => Cow::Borrowed("None"),
@@ -291,10 +326,14 @@ fn always(_: &Map<String, Value>, _: &Context<'_>) -> bool {
     true
 }
 
-const fn rule(name: &'static str, condition: Condition, result: RuleResult) -> Rule {
+const fn rule(
+    name: &'static str,
+    condition: fn(&Map<String, Value>, &Context<'_>) -> bool,
+    result: RuleResult,
+) -> Rule {
     Rule {
         name,
-        condition,
+        condition: Condition::Builtin(condition),
         result,
     }
 }
@@ -366,10 +405,11 @@ pub struct Throttler {
 
 impl Throttler {
     /// A throttler with `rule_set` and the supported `products` (empty = every product).
-    pub fn new(rule_set: RuleSet, products: Vec<String>) -> Throttler {
+    pub fn new(rule_set: &RuleSet, products: Vec<String>) -> Throttler {
         let rules: &'static [Rule] = match rule_set {
             RuleSet::Mozilla => &MOZILLA_RULES,
             RuleSet::AcceptAll => &ACCEPT_ALL_RULES,
+            RuleSet::File(file) => file.rules(),
         };
         let package_names = MOZILLA_PACKAGE_NAMES
             .iter()
@@ -398,7 +438,7 @@ impl Throttler {
             package_names: &self.package_names,
         };
         for rule in self.rules {
-            if !(rule.condition)(annotations, &context) {
+            if !rule.condition.holds(annotations, &context) {
                 continue;
             }
             let outcome = match rule.result {
@@ -459,7 +499,7 @@ mod tests {
 
     fn verdict(annotations: Value, draw: u64) -> (Outcome, &'static str) {
         let throttler = Throttler::new(
-            RuleSet::Mozilla,
+            &RuleSet::Mozilla,
             MOZILLA_PRODUCTS.iter().map(|p| p.to_string()).collect(),
         );
         let Value::Object(map) = annotations else {
@@ -621,7 +661,7 @@ mod tests {
 
     #[test]
     fn empty_product_list_supports_every_product() {
-        let throttler = Throttler::new(RuleSet::Mozilla, Vec::new());
+        let throttler = Throttler::new(&RuleSet::Mozilla, Vec::new());
         let Value::Object(map) = json!({"ProductName": "Netscape"}) else {
             unreachable!()
         };
@@ -631,7 +671,7 @@ mod tests {
 
     #[test]
     fn accept_all_accepts_everything() {
-        let throttler = Throttler::new(RuleSet::AcceptAll, Vec::new());
+        let throttler = Throttler::new(&RuleSet::AcceptAll, Vec::new());
         let v = throttler.throttle(&Map::new(), today(), &mut Stuck(OUT));
         assert_eq!((v.outcome, v.rule), (Outcome::Accept, "accept_everything"));
     }
@@ -639,7 +679,7 @@ mod tests {
     #[test]
     fn sampling_rate_is_close_to_the_percentage() {
         use rand::SeedableRng;
-        let throttler = Throttler::new(RuleSet::Mozilla, Vec::new());
+        let throttler = Throttler::new(&RuleSet::Mozilla, Vec::new());
         let Value::Object(map) = json!({"ProductName": "Firefox", "ReleaseChannel": "release"})
         else {
             unreachable!()
@@ -655,9 +695,12 @@ mod tests {
     fn rule_set_names() {
         assert_eq!(
             RuleSet::parse("antenna.throttler.ACCEPT_ALL"),
-            Some(RuleSet::AcceptAll)
+            Ok(RuleSet::AcceptAll)
         );
-        assert_eq!(RuleSet::parse("mozilla"), Some(RuleSet::Mozilla));
-        assert_eq!(RuleSet::parse("nope"), None);
+        assert_eq!(RuleSet::parse("mozilla"), Ok(RuleSet::Mozilla));
+        assert!(RuleSet::parse("nope").is_err());
+        assert!(RuleSet::parse("/no/such/rules.toml")
+            .unwrap_err()
+            .contains("/no/such/rules.toml"));
     }
 }
