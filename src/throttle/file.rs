@@ -189,7 +189,7 @@ impl RuleFile {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{RuleSet, Throttler, Verdict};
+    use super::super::{RuleSet, Stuck, Throttler, Verdict};
     use super::*;
     use crate::timestamp::Date;
     use serde_json::json;
@@ -218,18 +218,6 @@ result = "ACCEPT"
 "#;
 
     fn verdict(annotations: serde_json::Value, draw: u64) -> Verdict {
-        struct Stuck(u64);
-        impl rand::RngCore for Stuck {
-            fn next_u32(&mut self) -> u32 {
-                (self.0 >> 32) as u32
-            }
-            fn next_u64(&mut self) -> u64 {
-                self.0
-            }
-            fn fill_bytes(&mut self, dst: &mut [u8]) {
-                dst.fill(0)
-            }
-        }
         let file = RuleFile::parse(Path::new("rules.toml"), RULES).unwrap();
         let throttler = Throttler::new(&RuleSet::File(file), Vec::new());
         let serde_json::Value::Object(map) = annotations else {

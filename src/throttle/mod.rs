@@ -469,26 +469,28 @@ impl Throttler {
     }
 }
 
+/// A random source stuck at one value, for deterministic sampling in tests: 0 draws 0.0
+/// (sampled in), `u64::MAX` draws just under 1.0 (sampled out).
+#[cfg(test)]
+pub(crate) struct Stuck(pub u64);
+
+#[cfg(test)]
+impl rand::RngCore for Stuck {
+    fn next_u32(&mut self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        dst.fill(self.0 as u8);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    /// A random source stuck at one value: 0 draws 0.0 (sampled in), `u64::MAX` draws
-    /// just under 1.0 (sampled out).
-    struct Stuck(u64);
-
-    impl rand::RngCore for Stuck {
-        fn next_u32(&mut self) -> u32 {
-            (self.0 >> 32) as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            dst.fill(self.0 as u8);
-        }
-    }
 
     const IN: u64 = 0;
     const OUT: u64 = u64::MAX;
