@@ -917,6 +917,38 @@ mod tests {
         assert!(matches!(parse(&latin1), Err(Error::InvalidHeader(_))));
     }
 
+    /// Garbage never panics or hangs the parser: random bytes, random mutations of a valid
+    /// body, random chunking. (The `fuzz/` targets do the same, coverage-guided.)
+    #[test]
+    fn random_input_never_panics() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+        let valid = sample();
+        for round in 0..3000 {
+            let mut body = if round % 2 == 0 {
+                valid.clone()
+            } else {
+                (0..rng.random_range(0..2000))
+                    .map(|_| rng.random::<u8>())
+                    .collect()
+            };
+            for _ in 0..rng.random_range(0..8) {
+                if body.is_empty() {
+                    break;
+                }
+                let at = rng.random_range(0..body.len());
+                match rng.random_range(0..3) {
+                    0 => body[at] = rng.random(),
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, *b"\r\n-".get(rng.random_range(0..3)).unwrap_or(&0)),
+                }
+            }
+            let chunk = rng.random_range(1..512);
+            let _ = parse_chunks(body.chunks(chunk));
+        }
+    }
+
     #[test]
     fn owned_buffer_is_not_copied() {
         let body = BytesMut::from(&sample()[..]);

@@ -215,3 +215,63 @@ pub fn gunzip(compressed: &[u8], max_size: usize) -> Result<BytesMut, Reject> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+        let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
+        let len = compressor.gzip_compress(data, &mut out).unwrap();
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn inflates_within_the_cap() {
+        let data = b"crash ".repeat(10_000);
+        assert_eq!(&gunzip(&gzip(&data), data.len()).unwrap()[..], &data[..]);
+        assert_eq!(
+            gunzip(&gzip(&data), data.len() - 1),
+            Err(Reject::TooLarge(data.len() - 1))
+        );
+    }
+
+    #[test]
+    fn size_trailer_is_only_a_hint() {
+        // A bomb: 64 MiB of zeros in ~64 KB. Its honest trailer is over the cap, so sizing
+        // starts small and stops at the cap.
+        let bomb = gzip(&vec![0u8; 64 << 20]);
+        assert_eq!(gunzip(&bomb, 1 << 20), Err(Reject::TooLarge(1 << 20)));
+        // A trailer that lies is a damaged stream (libdeflate checks it), not an allocation
+        // of what it claims.
+        let mut lying = gzip(&vec![0u8; 1 << 20]);
+        let len = lying.len();
+        lying[len - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(gunzip(&lying, 2 << 20), Err(Reject::BadGzip(_))));
+    }
+
+    #[test]
+    fn damaged_gzip_is_bad_gzip_never_a_panic() {
+        use rand::{Rng, SeedableRng};
+        let valid = gzip(&b"MDMP and some annotations ".repeat(200));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        assert!(matches!(
+            gunzip(b"not gzip at all, honestly", 1 << 20),
+            Err(Reject::BadGzip(_))
+        ));
+        for _ in 0..2000 {
+            let mut damaged = valid.clone();
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..damaged.len());
+                damaged[at] = rng.random();
+            }
+            damaged.truncate(rng.random_range(0..=damaged.len()));
+            match gunzip(&damaged, 1 << 20) {
+                Ok(_) | Err(Reject::BadGzip(_)) | Err(Reject::TooLarge(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+}
