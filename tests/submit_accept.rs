@@ -362,3 +362,50 @@ result = "ACCEPT"
         .join("\n")
         .contains(&format!("BREAKPAD_THROTTLER_RULES={}", rules.display())));
 }
+
+#[test]
+fn expect_100_continue_is_honoured() {
+    // libcurl-based reporters send `Expect: 100-continue` for large uploads and wait for the
+    // interim answer before sending the body.
+    use std::io::{BufRead, BufReader, Write};
+    let collector = Collector::start(&[("ANTENNA_MAX_CRASH_SIZE", "4MiB")]);
+    let dump = vec![0x42; 2 << 20];
+    let body = Multipart::new()
+        .fields(&annotations())
+        .dump("upload_file_minidump", &dump)
+        .build();
+    let head = |length: usize| {
+        format!(
+            "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {}\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n",
+            content_type()
+        )
+    };
+    let mut client = collector.client();
+    client
+        .stream
+        .write_all(head(body.len()).as_bytes())
+        .unwrap();
+    let mut interim = String::new();
+    let mut reader = BufReader::new(client.stream.try_clone().unwrap());
+    reader.read_line(&mut interim).unwrap();
+    assert_eq!(interim.trim_end(), "HTTP/1.1 100 Continue");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    drop(reader);
+    client.stream.write_all(&body).unwrap();
+    let id = client.read_response().unwrap().crash_id();
+    let date = format!("20{}", &id[30..]);
+    assert_eq!(
+        collector.stored(&id)[&format!("{date}/upload_file_minidump/{id}")],
+        dump
+    );
+
+    // Too large by its Content-Length: refused at once, before any body is sent.
+    let mut client = collector.client();
+    client.stream.write_all(head(5 << 20).as_bytes()).unwrap();
+    let refused = client.read_response().unwrap();
+    assert_eq!(
+        (refused.status, refused.text().as_str()),
+        (413, "Discarded=malformed_too_large")
+    );
+}
