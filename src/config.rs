@@ -295,6 +295,12 @@ impl<E: Env> Reader<'_, E> {
         self.env.get(var).map(|v| v.trim().to_owned())
     }
 
+    /// A setting that must be set because another one (`because`) asks for it.
+    fn required(&self, var: &'static str, because: &str) -> Result<String, ConfigError> {
+        self.text(var)
+            .ok_or_else(|| invalid(var, "", format!("required when {because}")))
+    }
+
     fn text_or(&self, var: &'static str, default: &str) -> String {
         self.text(var).unwrap_or_else(|| default.to_owned())
     }
@@ -526,15 +532,10 @@ impl Config {
         Ok(match class.as_str() {
             "none" | "antenna.ext.crashpublish_base.NoOpCrashPublish" => PublishConfig::None,
             "amqp" => {
-                let queue = r
-                    .text("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME")
-                    .ok_or_else(|| {
-                        invalid(
-                            "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
-                            "",
-                            "required when CRASHMOVER_CRASHPUBLISH_CLASS is amqp",
-                        )
-                    })?;
+                let queue = r.required(
+                    "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
+                    "CRASHMOVER_CRASHPUBLISH_CLASS is amqp",
+                )?;
                 let url = r.text_or(
                     "CRASHMOVER_CRASHPUBLISH_AMQP_URL",
                     "amqp://guest:guest@127.0.0.1:5672/%2f",
@@ -554,15 +555,10 @@ impl Config {
                 })
             }
             "sqs" | "antenna.ext.sqs.crashpublish.SQSCrashPublish" => {
-                let queue = r
-                    .text("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME")
-                    .ok_or_else(|| {
-                        invalid(
-                            "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
-                            "",
-                            "required when CRASHMOVER_CRASHPUBLISH_CLASS is sqs",
-                        )
-                    })?;
+                let queue = r.required(
+                    "CRASHMOVER_CRASHPUBLISH_QUEUE_NAME",
+                    "CRASHMOVER_CRASHPUBLISH_CLASS is sqs",
+                )?;
                 PublishConfig::Sqs(SqsConfig {
                     queue,
                     connection: aws_connection(r, &PUBLISH_AWS)?,
@@ -586,15 +582,10 @@ impl Config {
             },
             "noop" | "antenna.ext.crashstorage_base.NoOpCrashStorage" => StorageConfig::Noop,
             "s3" | "antenna.ext.s3.crashstorage.S3CrashStorage" => {
-                let bucket = r
-                    .text("CRASHMOVER_CRASHSTORAGE_BUCKET_NAME")
-                    .ok_or_else(|| {
-                        invalid(
-                            "CRASHMOVER_CRASHSTORAGE_BUCKET_NAME",
-                            "",
-                            "required when CRASHMOVER_CRASHSTORAGE_CLASS is s3",
-                        )
-                    })?;
+                let bucket = r.required(
+                    "CRASHMOVER_CRASHSTORAGE_BUCKET_NAME",
+                    "CRASHMOVER_CRASHSTORAGE_CLASS is s3",
+                )?;
                 let connection = aws_connection(r, &STORAGE_AWS)?;
                 let threshold_text = r.text_or("ANTENNA_S3_MULTIPART_THRESHOLD", "8MiB");
                 let multipart_threshold = parse_size(&threshold_text)

@@ -181,23 +181,7 @@ fn saved_crash_ids_are_published_and_outages_are_survived() {
     // Broker down: crashes are still saved and answered; the publish is dropped and the
     // heartbeat says so.
     broker.stop();
-    let during = collector
-        .send(&crash(
-            &json!({"ProductName": "Firefox", "Throttleable": "0"}),
-        ))
-        .crash_id();
-    assert_eq!(collector.raw_crash(&during)["uuid"], during);
-    let logs = collector.logs_with(&format!(
-        "{during}: too many errors trying to publish; dropped"
-    ));
-    assert!(logs.contains("trying to publish; dropped"), "{logs}");
-    let heartbeat = collector.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
-    assert_eq!(heartbeat.status, 503);
-    assert!(
-        heartbeat.text().contains("AmqpCrashPublish"),
-        "{}",
-        heartbeat.text()
-    );
+    collector.assert_survives_publish_outage("AmqpCrashPublish");
 
     // Broker back: publishing resumes without a restart.
     broker.restart();

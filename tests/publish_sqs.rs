@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use serde_json::json;
 use support::s3::free_port;
 use support::*;
 
@@ -160,21 +159,5 @@ fn saved_crash_ids_are_published_to_sqs() {
     // reports it.
     let _ = moto.child.kill();
     let _ = moto.child.wait();
-    let during = collector
-        .send(&crash(
-            &json!({"ProductName": "Firefox", "Throttleable": "0"}),
-        ))
-        .crash_id();
-    assert_eq!(collector.raw_crash(&during)["uuid"], during);
-    let logs = collector.logs_with(&format!(
-        "{during}: too many errors trying to publish; dropped"
-    ));
-    assert!(logs.contains("trying to publish; dropped"), "{logs}");
-    let heartbeat = collector.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
-    assert_eq!(heartbeat.status, 503);
-    assert!(
-        heartbeat.text().contains("SQSCrashPublish"),
-        "{}",
-        heartbeat.text()
-    );
+    collector.assert_survives_publish_outage("SQSCrashPublish");
 }

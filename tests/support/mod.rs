@@ -200,6 +200,24 @@ impl Collector {
         }
     }
 
+    /// With the publisher's backend gone, a crash is still saved and answered, its publish
+    /// is dropped and logged, and `/__heartbeat__` reports `publisher` failing.
+    pub fn assert_survives_publish_outage(&self, publisher: &str) {
+        let body = Multipart::new()
+            .field("ProductName", "Firefox")
+            .field("Throttleable", "0")
+            .dump("upload_file_minidump", b"MDMP")
+            .build();
+        let during = self.send(&post(&body, "")).crash_id();
+        assert_eq!(self.raw_crash(&during)["uuid"], during);
+        let dropped = format!("{during}: too many errors trying to publish; dropped");
+        let logs = self.logs_with(&dropped);
+        assert!(logs.contains(&dropped), "{logs}");
+        let heartbeat = self.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
+        assert_eq!(heartbeat.status, 503);
+        assert!(heartbeat.text().contains(publisher), "{}", heartbeat.text());
+    }
+
     /// Every stored file of `crash_id`: relative path → bytes.
     pub fn stored(&self, crash_id: &str) -> HashMap<String, Vec<u8>> {
         let mut out = HashMap::new();
