@@ -182,6 +182,55 @@ struct Shared {
     results: Mutex<Vec<Outcome>>,
 }
 
+impl Shared {
+    /// Hands in one connection's results at its end.
+    fn keep(&self, local: Outcome) {
+        self.results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(local);
+    }
+}
+
+/// One connection of the run: its socket and its own results.
+struct Worker {
+    plan: Plan,
+    requests: Arc<Vec<Prepared>>,
+    shared: Arc<Shared>,
+    connection: Option<Connection>,
+    local: Outcome,
+}
+
+impl Worker {
+    fn new(plan: &Plan, requests: &Arc<Vec<Prepared>>, shared: &Arc<Shared>) -> Worker {
+        Worker {
+            plan: plan.clone(),
+            requests: Arc::clone(requests),
+            shared: Arc::clone(shared),
+            connection: None,
+            local: new_outcome(),
+        }
+    }
+
+    /// Sends request `index` (round-robin over the corpus); latency counts from `started`.
+    async fn send(&mut self, index: u64, started: Instant) {
+        let request = &self.requests[index as usize % self.requests.len()];
+        send(
+            &mut self.connection,
+            &self.plan,
+            request,
+            started,
+            &mut self.local,
+            &self.shared,
+        )
+        .await;
+    }
+
+    fn finish(self) {
+        self.shared.keep(self.local);
+    }
+}
+
 /// Sends one request on `connection` (reconnecting if needed) and records it in `local`.
 async fn send(
     connection: &mut Option<Connection>,
@@ -274,33 +323,16 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
     match plan.rate {
         None => {
             for _ in 0..plan.connections {
-                let (plan, requests, shared) =
-                    (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
+                let mut worker = Worker::new(plan, &requests, &shared);
                 workers.push(tokio::spawn(async move {
-                    let mut local = new_outcome();
-                    let mut connection = None;
                     loop {
-                        let index = shared.next.fetch_add(1, Ordering::Relaxed);
-                        if index >= plan.count || Instant::now() >= deadline {
+                        let index = worker.shared.next.fetch_add(1, Ordering::Relaxed);
+                        if index >= worker.plan.count || Instant::now() >= deadline {
                             break;
                         }
-                        let request = &requests[index as usize % requests.len()];
-                        let started = Instant::now();
-                        send(
-                            &mut connection,
-                            &plan,
-                            request,
-                            started,
-                            &mut local,
-                            &shared,
-                        )
-                        .await;
+                        worker.send(index, Instant::now()).await;
                     }
-                    shared
-                        .results
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(local);
+                    worker.finish();
                 }));
             }
         }
@@ -323,34 +355,18 @@ pub async fn run(plan: &Plan, requests: Arc<Vec<Prepared>>) -> Outcome {
                 }
             }));
             for _ in 0..plan.connections {
-                let (plan, requests, shared) =
-                    (plan.clone(), Arc::clone(&requests), Arc::clone(&shared));
+                let mut worker = Worker::new(plan, &requests, &shared);
                 let receiver = Arc::clone(&receiver);
                 workers.push(tokio::spawn(async move {
-                    let mut local = new_outcome();
-                    let mut connection = None;
                     loop {
                         let next = receiver.lock().await.recv().await;
                         let Some((index, intended)) = next else { break };
                         if Instant::now() >= deadline + Duration::from_secs(5) {
                             break;
                         }
-                        let request = &requests[index as usize % requests.len()];
-                        send(
-                            &mut connection,
-                            &plan,
-                            request,
-                            intended,
-                            &mut local,
-                            &shared,
-                        )
-                        .await;
+                        worker.send(index, intended).await;
                     }
-                    shared
-                        .results
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(local);
+                    worker.finish();
                 }));
             }
         }
