@@ -37,16 +37,20 @@ impl CrashId {
         rng.fill_bytes(&mut bytes);
         bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
         bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let uuid = format!(
-            "{}-{}-{}-{}-{}",
-            hex(&bytes[0..4]),
-            hex(&bytes[4..6]),
-            hex(&bytes[6..8]),
-            hex(&bytes[8..10]),
-            hex(&bytes[10..16])
-        );
-        CrashId(format!("{}{}{}", &uuid[..29], kind as u8, date.yymmdd()))
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(36);
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                text.push('-');
+            }
+            text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        }
+        // The UUID's last 7 characters give way to the throttle digit and the date.
+        text.truncate(29);
+        text.push(char::from(b'0' + kind as u8));
+        text.push_str(&date.yymmdd());
+        CrashId(text)
     }
 
     /// Parses a client-supplied id, strictly: lowercase hex UUID shape, the throttle digit

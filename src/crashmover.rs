@@ -181,9 +181,7 @@ impl Crashmover {
         let crash = &job.crash;
         let id = &crash.crash_id;
         let saved = self
-            .with_retries("save_crash", Timer::CrashSave, || {
-                self.storage.save(Arc::clone(crash))
-            })
+            .with_retries(Step::Save, || self.storage.save(Arc::clone(crash)))
             .await;
         if !saved {
             tracing::error!("{id}: too many errors trying to save; dropped");
@@ -193,9 +191,7 @@ impl Crashmover {
         tracing::info!("{id} saved");
         if job.publish && self.publisher.is_enabled() {
             let published = self
-                .with_retries("publish_crash", Timer::CrashPublish, || {
-                    self.publisher.publish(id)
-                })
+                .with_retries(Step::Publish, || self.publisher.publish(id))
                 .await;
             if published {
                 tracing::info!("{id} published");
@@ -212,12 +208,12 @@ impl Crashmover {
     }
 
     /// Runs `attempt` up to `max_attempts` times with jittered pauses; true on success.
-    async fn with_retries<F, E>(&self, what: &str, timer: Timer, attempt: impl Fn() -> F) -> bool
+    async fn with_retries<F, E>(&self, step: Step, attempt: impl Fn() -> F) -> bool
     where
         F: Future<Output = Result<(), E>>,
         E: std::fmt::Display,
     {
-        let retry_tag = format!("{what}_exception.count");
+        let (what, timer, retry_tag) = step.facts();
         for number in 0..self.policy.max_attempts {
             let started = Instant::now();
             match attempt().await {
@@ -229,7 +225,7 @@ impl Crashmover {
                     tracing::warn!("crashmover {what}: {error}, retry attempt {number}");
                     if number + 1 < self.policy.max_attempts {
                         self.metrics
-                            .incr(Counter::RetryCount, Some(("count", &retry_tag)));
+                            .incr(Counter::RetryCount, Some(("count", retry_tag)));
                         let jitter = rand::rng().random_range(0.5..1.5);
                         tokio::time::sleep(self.policy.sleep.mul_f64(jitter)).await;
                     }
@@ -237,6 +233,27 @@ impl Crashmover {
             }
         }
         false
+    }
+}
+
+/// A retried step of handling a crash.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Save,
+    Publish,
+}
+
+impl Step {
+    /// Log name, success timer, and the `retry_count` metric's `count` tag (Antenna's).
+    fn facts(self) -> (&'static str, Timer, &'static str) {
+        match self {
+            Step::Save => ("save_crash", Timer::CrashSave, "save_crash_exception.count"),
+            Step::Publish => (
+                "publish_crash",
+                Timer::CrashPublish,
+                "publish_crash_exception.count",
+            ),
+        }
     }
 }
 
