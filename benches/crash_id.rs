@@ -23,8 +23,7 @@ fn bench(c: &mut Criterion) {
         &RuleSet::Mozilla,
         MOZILLA_PRODUCTS.iter().map(|p| p.to_string()).collect(),
     );
-    let corpus =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/annotations");
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/annotations");
     for name in [
         "firefox_desktop_release",
         "fenix_beta",

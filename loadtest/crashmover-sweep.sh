@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How CRASHMOVER_CONCURRENT_CRASHMOVERS and CRASHMOVER_QUEUE_CAPACITY trade latency for
 # throughput, against a real S3-protocol server (s3s-fs) on loopback. Bounded runs,
-# loopback only.
+# loopback only. Needs the s3s-fs binary:
+#   cargo install s3s-fs --version 0.14.1 --features binary --locked
 #
 #   loadtest/crashmover-sweep.sh [seconds per run, default 10]
 set -euo pipefail
@@ -16,11 +17,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+S3S_FS="$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")"
+[ -x "$S3S_FS" ] || { echo "s3s-fs is not installed: cargo install s3s-fs --version 0.14.1 --features binary --locked" >&2; exit 1; }
 cargo build --release --workspace --quiet
 LOADTEST=target/release/antenna-loadtest
-"$LOADTEST" synth --out "$WORK/corpus" --count 50 --size 409600 --shared ../shared/corpus
+"$LOADTEST" synth --out "$WORK/corpus" --count 50 --size 409600 --corpus testdata
 mkdir -p "$WORK/s3/crashes"
-"$HOME/.cargo/bin/s3s-fs" --host 127.0.0.1 --port 18790 --access-key k --secret-key s "$WORK/s3" > /dev/null 2>&1 &
+"$S3S_FS" --host 127.0.0.1 --port 18790 --access-key k --secret-key s "$WORK/s3" > /dev/null 2>&1 &
 S3_PID=$!
 sleep 1
 

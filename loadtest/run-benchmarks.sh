@@ -26,9 +26,9 @@ cargo build --release --bin antenna --quiet
 LOADTEST=target/release/antenna-loadtest
 PORT=18700
 
-"$LOADTEST" synth --out "$WORK/corpus-400k" --count 50 --size 409600 --shared ../shared/corpus
-"$LOADTEST" synth --out "$WORK/corpus-mix" --count 300 --shared ../shared/corpus
-"$LOADTEST" synth --out "$WORK/corpus-20m" --count 4 --size 20971520 --shared ../shared/corpus
+"$LOADTEST" synth --out "$WORK/corpus-400k" --count 50 --size 409600 --corpus testdata
+"$LOADTEST" synth --out "$WORK/corpus-mix" --count 300 --corpus testdata
+"$LOADTEST" synth --out "$WORK/corpus-20m" --count 4 --size 20971520 --corpus testdata
 
 # start_server BINARY NAME=VALUE...: starts the collector on $PORT, sets SERVER_PID.
 start_server() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::s3::free_port;
+use support::free_port;
 use support::*;
 
 fn run(command: &mut Command) -> Output {
@@ -26,7 +26,7 @@ fn run(command: &mut Command) -> Output {
 /// A throwaway CA and a leaf certificate for 127.0.0.1 / localhost signed by it.
 fn make_certificates(dir: &Path) {
     let path = |name: &str| dir.join(name).display().to_string();
-    run(Command::new("openssl")
+    run(Command::new(support::program("openssl"))
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
         ])
@@ -38,7 +38,7 @@ fn make_certificates(dir: &Path) {
             "-out",
             &path("ca.pem"),
         ]));
-    run(Command::new("openssl")
+    run(Command::new(support::program("openssl"))
         .args([
             "req",
             "-newkey",
@@ -53,7 +53,7 @@ fn make_certificates(dir: &Path) {
         "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
     )
     .unwrap();
-    run(Command::new("openssl")
+    run(Command::new(support::program("openssl"))
         .args(["x509", "-req", "-days", "1", "-in", &path("leaf.csr")])
         .args([
             "-CA",
@@ -113,7 +113,7 @@ impl Drop for Nginx {
 }
 
 fn curl(args: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
+    let output = Command::new(support::program("curl"))
         .args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"])
         .args(args)
         .output()
@@ -153,9 +153,9 @@ fn crashes_over_tls_through_the_shipped_nginx_config() {
         run(Command::new("chmod").args(["777", &dir.0.join(temp).display().to_string()]));
     }
     run(Command::new("chmod").args(["755", &dir.0.display().to_string()]));
-    run(Command::new("nginx").args(["-t", "-c", &config.display().to_string()]));
+    run(Command::new(support::program("nginx")).args(["-t", "-c", &config.display().to_string()]));
     let nginx = Nginx(
-        Command::new("nginx")
+        Command::new(support::program("nginx"))
             .args(["-c", &config.display().to_string(), "-g", "daemon off;"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -252,7 +252,7 @@ except Exception:
 print(answer.split(b"\r\n")[0].decode(errors="replace"))
 "#
     );
-    let output = run(Command::new("python3").args(["-c", &script]));
+    let output = run(Command::new(support::program("python3")).args(["-c", &script]));
     let status_line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert!(!status_line.contains(" 5"), "{status_line:?}");
 
@@ -329,7 +329,7 @@ fn systemd_unit_passes_systemd_analyze_verify() {
     let unit = unit.replace("/usr/local/bin/antenna", env!("CARGO_BIN_EXE_antenna"));
     let path = dir.0.join("antenna.service");
     std::fs::write(&path, unit).unwrap();
-    let output = Command::new("systemd-analyze")
+    let output = Command::new(support::program("systemd-analyze"))
         .args(["verify", &path.display().to_string()])
         .output()
         .unwrap();

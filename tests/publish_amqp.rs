@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};
 use serde_json::json;
-use support::s3::free_port;
+use support::free_port;
 use support::*;
 
 const QUEUE: &str = "socorro.normal";
@@ -24,7 +24,7 @@ struct Broker {
 
 impl Broker {
     fn start() -> Broker {
-        let _ = Command::new("epmd")
+        let _ = Command::new(support::program("epmd"))
             .args(["-address", "127.0.0.1", "-daemon"])
             .status();
         let mut broker = Broker {
@@ -49,7 +49,7 @@ impl Broker {
             .arg(&self.dir.0)
             .status();
         let base = self.dir.0.display().to_string();
-        let child = Command::new("rabbitmq-server")
+        let child = Command::new(support::program("rabbitmq-server"))
             .env("RABBITMQ_NODENAME", &self.node)
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", self.port.to_string())
@@ -63,11 +63,11 @@ impl Broker {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("rabbitmq-server must be installed (apt-get install rabbitmq-server)");
+            .expect("rabbitmq-server starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let ready = Command::new("rabbitmqctl")
+            let ready = Command::new(support::program("rabbitmqctl"))
                 .args(["-n", &self.node, "await_startup", "--timeout", "5"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -82,7 +82,7 @@ impl Broker {
     }
 
     fn stop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
+        let _ = Command::new(support::program("rabbitmqctl"))
             .args(["-n", &self.node, "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use support::s3::free_port;
+use support::free_port;
 use support::*;
 
 const QUEUE: &str = "socorro-normal";
@@ -22,12 +22,12 @@ struct Moto {
 impl Moto {
     fn start() -> Moto {
         let port = free_port();
-        let child = Command::new("moto_server")
+        let child = Command::new(support::program("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto must be installed: pip install 'moto[server]'");
+            .expect("moto_server starts");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "moto_server did not start");

@@ -1,4 +1,4 @@
-//! Shared bench inputs: crash bodies built from the shared corpus.
+//! Bench inputs: crash bodies built from `testdata/`.
 #![allow(dead_code)] // each bench uses its own subset
 
 use std::path::Path;
@@ -8,9 +8,9 @@ pub const BOUNDARY: &str = "------------------------b3nchb0undary";
 /// A multipart crash body whose dump is `dump_size` bytes: a real minidump, then its bytes
 /// repeated (varied) up to the size.
 pub fn crash_body(dump_size: usize) -> Vec<u8> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let seed = std::fs::read(corpus.join("minidumps/breakpad__minidump_crashpad_annotation.dmp"))
-        .expect("../shared/corpus beside the repository");
+        .expect("testdata/ in the repository");
     let mut dump = Vec::with_capacity(dump_size);
     let mut round = 0u8;
     while dump.len() < dump_size {

@@ -2,7 +2,7 @@
 //! `NNNNNN.headers` (`Name: value` lines, as the client sent them, Content-Length left out)
 //! and `NNNNNN.body` (the body bytes exactly as sent).
 //!
-//! Two ways to make one: [`synthesize`] from the shared minidumps and annotation sets, with a
+//! Two ways to make one: [`synthesize`] from the minidumps and annotation sets, with a
 //! production-like size mix, and [`from_fs`] from crashes an antenna fs backend stored.
 
 use std::fs;
@@ -145,9 +145,9 @@ fn draw_size(rng: &mut impl Rng) -> usize {
 }
 
 /// Writes `count` synthetic requests into `out`, from the minidumps and annotation sets of
-/// `shared_corpus`. Deterministic for a `seed`. With `fixed_size`, every dump has that size.
+/// `corpus_dir`. Deterministic for a `seed`. With `fixed_size`, every dump has that size.
 pub fn synthesize(
-    shared_corpus: &Path,
+    corpus_dir: &Path,
     out: &Path,
     count: usize,
     seed: u64,
@@ -155,14 +155,14 @@ pub fn synthesize(
 ) -> io::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut seeds = Vec::new();
-    for entry in fs::read_dir(shared_corpus.join("minidumps"))?.flatten() {
+    for entry in fs::read_dir(corpus_dir.join("minidumps"))?.flatten() {
         let bytes = fs::read(entry.path())?;
         if bytes.starts_with(b"MDMP") && bytes.len() > 4096 {
             seeds.push(bytes);
         }
     }
     let mut annotation_sets = Vec::new();
-    for entry in fs::read_dir(shared_corpus.join("annotations"))?.flatten() {
+    for entry in fs::read_dir(corpus_dir.join("annotations"))?.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|ext| ext == "json") {
             let value: Value = serde_json::from_slice(&fs::read(&path)?)

@@ -1,7 +1,7 @@
 //! `antenna-loadtest`: the load harness of record for antenna.
 //!
 //! ```text
-//! antenna-loadtest synth   --out DIR [--count 200] [--seed 1] [--size BYTES] [--shared ../shared/corpus]
+//! antenna-loadtest synth   --out DIR [--count 200] [--seed 1] [--size BYTES] [--corpus testdata]
 //! antenna-loadtest from-fs --root CRASHDATA --out DIR
 //! antenna-loadtest sink    [--listen 127.0.0.1:8100] [--threads 2]
 //! antenna-loadtest run     --url http://127.0.0.1:8000/submit --corpus DIR
@@ -376,8 +376,8 @@ fn main() -> ExitCode {
     };
     let result = parse_args(rest).and_then(|args| match command.as_str() {
         "synth" => {
-            let shared = args.get("shared").map_or_else(
-                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            let corpus_dir = args.get("corpus").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata"),
                 PathBuf::from,
             );
             let size = args
@@ -386,7 +386,7 @@ fn main() -> ExitCode {
                 .transpose()
                 .map_err(|_| "--size")?;
             corpus::synthesize(
-                &shared,
+                &corpus_dir,
                 Path::new(required(&args, "out")?),
                 get(&args, "count", 200)?,
                 get(&args, "seed", 1)?,

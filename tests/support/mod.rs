@@ -1,5 +1,5 @@
 //! Test helpers: start the real `antenna` binary on an ephemeral port, talk raw HTTP/1.1 to
-//! it over TCP, build multipart bodies, read the shared corpus.
+//! it over TCP, build multipart bodies, read `testdata/`, find the external servers.
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::collections::HashMap;
@@ -14,6 +14,31 @@ use std::time::{Duration, Instant};
 pub mod s3;
 
 pub const BOUNDARY: &str = "------------------------c0ffee5eed";
+
+/// The path of an external program a test needs (nginx, rabbitmq-server, moto_server...).
+/// A missing one fails the test with one line that says how to get it: tests never skip.
+pub fn program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not installed: run `scripts/test.sh` (the README's test command), \
+                 which installs what the tests need"
+            )
+        })
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// A directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -470,10 +495,10 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A file from `../shared/corpus/`.
+/// A file from `testdata/` (see `testdata/README.md`).
 pub fn corpus(relative: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
+        .join("testdata")
         .join(relative);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

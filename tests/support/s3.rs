@@ -1,11 +1,18 @@
-//! A real S3-protocol server for tests: the `s3s-fs` binary (installed by `.ci/run`)
-//! serving a temporary directory on a loopback port. Objects are plain files at
+//! A real S3-protocol server for tests: the `s3s` service over the `s3s-fs` backend (the
+//! same code as the `s3s-fs` binary: SigV4 checks, multipart uploads), served inside the test
+//! process on a loopback port, over a temporary directory. Objects are plain files at
 //! `<dir>/<bucket>/<key>`, so tests read what was stored directly.
+//!
+//! Outages are real at the socket: [`S3Server::stop`] closes the listener and every open
+//! connection (as a killed server would), [`S3Server::pause`] keeps accepting connections
+//! and reading requests but answers nothing until resumed (as a stopped process would).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::TempDir;
 
@@ -14,26 +21,12 @@ pub const ACCESS_KEY: &str = "antenna-test";
 pub const SECRET_KEY: &str = "antenna-test-secret";
 
 pub struct S3Server {
-    child: Option<Child>,
     pub addr: SocketAddr,
     pub dir: TempDir,
-}
-
-fn binary() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let installed = Path::new(&home).join(".cargo/bin/s3s-fs");
-    if installed.exists() {
-        return installed;
-    }
-    PathBuf::from("s3s-fs")
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    runtime: Option<tokio::runtime::Runtime>,
+    /// The accept loop; it owns the connections, so aborting it closes them all.
+    serving: Option<JoinHandle<()>>,
+    paused: watch::Sender<bool>,
 }
 
 impl S3Server {
@@ -41,47 +34,84 @@ impl S3Server {
     pub fn start() -> S3Server {
         let dir = TempDir::new();
         std::fs::create_dir_all(dir.0.join(BUCKET)).unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut server = S3Server {
-            child: None,
             addr,
             dir,
+            runtime: Some(runtime),
+            serving: None,
+            paused: watch::channel(false).0,
         };
-        server.restart();
+        server.serve(listener);
         server
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("runtime until drop")
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let backend = s3s_fs::FileSystem::new(&self.dir.0).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(backend);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let s3 = builder.build();
+        let paused = self.paused.subscribe();
+        self.serving = Some(self.runtime().spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let s3 = s3.clone();
+                let paused = paused.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let s3 = s3.clone();
+                    let mut paused = paused.clone();
+                    async move {
+                        let _ = paused.wait_for(|paused| !*paused).await;
+                        hyper::service::Service::call(&s3, request).await
+                    }
+                });
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+                // Reap finished connections so the set does not grow over a long test.
+                while connections.try_join_next().is_some() {}
+            }
+        }));
     }
 
     /// Starts (again) on the same port and directory.
     pub fn restart(&mut self) {
-        let child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &self.addr.port().to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(&self.dir.0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs must be installed: cargo install s3s-fs --version 0.14.1 --features binary --locked");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(self.addr).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.stop();
+        let listener = self
+            .runtime()
+            .block_on(tokio::net::TcpListener::bind(self.addr))
+            .unwrap();
+        self.serve(listener);
     }
 
-    /// Kills the server (S3 outage).
+    /// Closes the listener and every connection (S3 outage).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(serving) = self.serving.take() {
+            serving.abort();
+            let _ = self.runtime().block_on(serving);
         }
     }
 
-    /// SIGSTOP / SIGCONT: the server accepts connections but answers nothing.
+    /// Paused: connections are accepted and requests read, but nothing is answered.
     pub fn pause(&self, paused: bool) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let signal = if paused { "-STOP" } else { "-CONT" };
-        Command::new("kill").args([signal, &pid]).status().unwrap();
+        self.paused.send_replace(paused);
     }
 
     pub fn endpoint(&self) -> String {
@@ -132,11 +162,9 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
         self.stop();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
     }
 }
