@@ -1,5 +1,7 @@
 //! Crash id generation and the throttler.
 
+mod support;
+
 use antenna::crash_id::{CrashId, IdKind};
 use antenna::throttle::{RuleSet, Throttler, MOZILLA_PRODUCTS};
 use antenna::timestamp::{Date, Timestamp};
@@ -23,14 +25,13 @@ fn bench(c: &mut Criterion) {
         &RuleSet::Mozilla,
         MOZILLA_PRODUCTS.iter().map(|p| p.to_string()).collect(),
     );
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/annotations");
     for name in [
         "firefox_desktop_release",
         "fenix_beta",
         "firefox_nightly_content",
     ] {
         let annotations: Value =
-            serde_json::from_slice(&std::fs::read(corpus.join(format!("{name}.json"))).unwrap())
+            serde_json::from_slice(&support::testdata(&format!("annotations/{name}.json")))
                 .unwrap();
         let Value::Object(map) = annotations else {
             unreachable!()

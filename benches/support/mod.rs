@@ -5,12 +5,18 @@ use std::path::Path;
 
 pub const BOUNDARY: &str = "------------------------b3nchb0undary";
 
+/// A file from `testdata/` (see `testdata/README.md`).
+pub fn testdata(relative: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A multipart crash body whose dump is `dump_size` bytes: a real minidump, then its bytes
 /// repeated (varied) up to the size.
 pub fn crash_body(dump_size: usize) -> Vec<u8> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let seed = std::fs::read(corpus.join("minidumps/breakpad__minidump_crashpad_annotation.dmp"))
-        .expect("testdata/ in the repository");
+    let seed = testdata("minidumps/breakpad__minidump_crashpad_annotation.dmp");
     let mut dump = Vec::with_capacity(dump_size);
     let mut round = 0u8;
     while dump.len() < dump_size {
@@ -20,10 +26,8 @@ pub fn crash_body(dump_size: usize) -> Vec<u8> {
         dump[start] ^= round;
         round = round.wrapping_add(1);
     }
-    let annotations: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(corpus.join("annotations/firefox_nightly_content.json")).unwrap(),
-    )
-    .unwrap();
+    let annotations: serde_json::Value =
+        serde_json::from_slice(&testdata("annotations/firefox_nightly_content.json")).unwrap();
     let mut body = Vec::new();
     for (name, value) in annotations.as_object().unwrap() {
         body.extend_from_slice(

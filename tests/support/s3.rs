@@ -68,6 +68,8 @@ impl S3Server {
             let mut connections = JoinSet::new();
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
+                    // Out of descriptors, say: wait instead of spinning on the error.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let s3 = s3.clone();
