@@ -2,7 +2,7 @@
 
 mod support;
 
-use antenna::submit::body::gunzip;
+use antenna::gzip::gunzip;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn bench(c: &mut Criterion) {

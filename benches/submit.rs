@@ -7,46 +7,38 @@ mod support;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use antenna::app::{self, Collector};
 use antenna::config::Config;
-use antenna::crashmover::{Crashmover, MoverPool, RetryPolicy};
 use antenna::metrics::Metrics;
 use antenna::publish::NonePublisher;
 use antenna::storage::fs::FsStorage;
 use antenna::storage::noop::NoopStorage;
 use antenna::storage::CrashStorage;
-use antenna::submit::Submitter;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http_body_util::Full;
 
-fn submitter(storage: Arc<dyn CrashStorage>) -> (Submitter, MoverPool) {
-    let env: HashMap<String, String> = [("BREAKPAD_THROTTLER_RULES", "accept_all")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+fn collector(storage: Arc<dyn CrashStorage>) -> Collector {
+    let env: HashMap<String, String> = [
+        ("BREAKPAD_THROTTLER_RULES", "accept_all"),
+        ("ANTENNA_WORKERS", "1"),
+        ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "4"),
+        ("CRASHMOVER_QUEUE_CAPACITY", "64"),
+        ("CRASHMOVER_MAX_ATTEMPTS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let config = Config::from(&env).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let policy = RetryPolicy {
-        max_attempts: 1,
-        sleep: std::time::Duration::ZERO,
-    };
-    let crashmover = Arc::new(Crashmover::new(
+    let runtime = app::movers_runtime(&config).unwrap();
+    app::build(
+        &config,
+        runtime,
         storage,
         Arc::new(NonePublisher),
         Metrics::disabled(),
-        1,
-        64,
-        policy,
-    ));
-    let pool = MoverPool::start(runtime, Arc::clone(&crashmover), 4);
-    (
-        Submitter::new(&config, crashmover, Metrics::disabled()),
-        pool,
     )
+    .unwrap()
 }
 
 fn request(body: &Bytes, gzip: bool) -> http::Request<Full<Bytes>> {
@@ -73,29 +65,43 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("submit_400KB");
     group.throughput(Throughput::Bytes(body.len() as u64));
-    let (noop, noop_pool) = submitter(Arc::new(NoopStorage));
+    let noop = collector(Arc::new(NoopStorage));
+    let noop_queue = noop.app.submitter.save_queue(0);
     group.bench_function("noop", |b| {
         b.iter(|| {
-            let response = runtime.block_on(noop.handle(request(&body, false), 0));
+            let response = runtime.block_on(noop.app.submitter.handle(
+                request(&body, false),
+                None,
+                &noop_queue,
+            ));
             assert_eq!(response.status(), 200);
         })
     });
     group.bench_function("noop_gzip", |b| {
         b.iter(|| {
-            let response = runtime.block_on(noop.handle(request(&compressed, true), 0));
+            let response = runtime.block_on(noop.app.submitter.handle(
+                request(&compressed, true),
+                None,
+                &noop_queue,
+            ));
             assert_eq!(response.status(), 200);
         })
     });
-    let (fs, fs_pool) = submitter(Arc::new(FsStorage::new(&root)));
+    let fs = collector(Arc::new(FsStorage::new(&root)));
+    let fs_queue = fs.app.submitter.save_queue(0);
     group.bench_function("fs", |b| {
         b.iter(|| {
-            let response = runtime.block_on(fs.handle(request(&body, false), 0));
+            let response = runtime.block_on(fs.app.submitter.handle(
+                request(&body, false),
+                None,
+                &fs_queue,
+            ));
             assert_eq!(response.status(), 200);
         })
     });
     group.finish();
-    noop_pool.shutdown();
-    fs_pool.shutdown();
+    noop.shutdown();
+    fs.shutdown();
     let _ = std::fs::remove_dir_all(&root);
 }
 

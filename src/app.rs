@@ -8,18 +8,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::{Config, PublishConfig, StorageConfig};
+use tokio::runtime::Runtime;
+
+use crate::config::Config;
 use crate::crashmover::{Crashmover, MoverPool, RetryPolicy};
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::publish::amqp::AmqpPublisher;
-use crate::publish::sqs::SqsPublisher;
-use crate::publish::{CrashPublisher, NonePublisher, PublishError};
+use crate::publish::{self, CrashPublisher, PublishError};
 use crate::server::{self, AcceptorSettings, Acceptors};
-use crate::storage::fs::FsStorage;
-use crate::storage::noop::NoopStorage;
-use crate::storage::s3::S3Storage;
-use crate::storage::{CrashStorage, StorageError};
+use crate::storage::{self, CrashStorage, StorageError};
 use crate::submit::Submitter;
 
 /// What the request handlers share.
@@ -74,57 +71,52 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartupEr
     move |source| StartupError::Io { what, source }
 }
 
-/// Builds storage, verifies it, starts the movers and the acceptors.
-pub fn start(config: &Config) -> Result<Running, StartupError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime the movers and the storage and publisher clients run on.
+pub fn movers_runtime(config: &Config) -> Result<Runtime, StartupError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers.clamp(1, 4))
         .thread_name("crashmover")
         .enable_all()
         .build()
-        .map_err(io_error("starting the crashmover runtime"))?;
+        .map_err(io_error("starting the crashmover runtime"))
+}
+
+/// Builds the configured storage and publisher, then the collector ([`build`]), then
+/// binds and serves.
+pub fn start(config: &Config) -> Result<Running, StartupError> {
+    let runtime = movers_runtime(config)?;
     let metrics = Metrics::statsd(&config.statsd_host, config.statsd_port, &config.hostname)
         .map_err(io_error(format!(
             "statsd at {}:{}",
             config.statsd_host, config.statsd_port
         )))?;
-    let (storage, backend): (Arc<dyn CrashStorage>, String) = match &config.storage {
-        StorageConfig::Fs { root } => (
-            Arc::new(FsStorage::new(root)),
-            format!("fs (root {})", root.display()),
-        ),
-        StorageConfig::Noop => (Arc::new(NoopStorage), "noop".to_owned()),
-        StorageConfig::S3(s3) => (
-            Arc::new(runtime.block_on(S3Storage::connect(s3, &config.dump_field))),
-            "s3".to_owned(),
-        ),
-    };
+    let storage = runtime.block_on(storage::build(&config.storage, &config.dump_field));
+    let publisher = runtime.block_on(publish::build(&config.publish));
+    build(config, runtime, storage, publisher, metrics)?.serve(config)
+}
+
+/// The collector without its sockets: verifies `storage` and `publisher` on `runtime` (the
+/// runtime they were built on), starts the movers there, and builds the handlers. Tests
+/// and benchmarks plug any backend in here.
+pub fn build(
+    config: &Config,
+    runtime: Runtime,
+    storage: Arc<dyn CrashStorage>,
+    publisher: Arc<dyn CrashPublisher>,
+    metrics: Metrics,
+) -> Result<Collector, StartupError> {
     runtime
         .block_on(storage.verify_at_startup())
-        .map_err(|source| StartupError::Storage { backend, source })?;
-
-    let publisher: Arc<dyn CrashPublisher> = match &config.publish {
-        PublishConfig::None => Arc::new(NonePublisher),
-        PublishConfig::Amqp(amqp) => {
-            let publisher = AmqpPublisher::new(amqp.clone());
-            runtime
-                .block_on(publisher.verify())
-                .map_err(|source| StartupError::Publisher {
-                    backend: "amqp".to_owned(),
-                    source,
-                })?;
-            Arc::new(publisher)
-        }
-        PublishConfig::Sqs(sqs) => {
-            let publisher = runtime
-                .block_on(SqsPublisher::connect(sqs))
-                .map_err(|source| StartupError::Publisher {
-                    backend: "sqs".to_owned(),
-                    source,
-                })?;
-            Arc::new(publisher)
-        }
-    };
-
+        .map_err(|source| StartupError::Storage {
+            backend: config.storage.label(),
+            source,
+        })?;
+    runtime
+        .block_on(publisher.verify_at_startup())
+        .map_err(|source| StartupError::Publisher {
+            backend: publisher.name().to_owned(),
+            source,
+        })?;
     let crashmover = Arc::new(Crashmover::new(
         storage,
         publisher,
@@ -145,24 +137,43 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
         submitter: Submitter::new(config, Arc::clone(&crashmover), metrics.clone()),
         health: Health::new(config, crashmover, movers.handle(), metrics),
     });
+    Ok(Collector { app, movers })
+}
 
-    let addr = SocketAddr::new(config.host, config.port);
-    let listeners = server::listener::bind(addr, config.workers, config.backlog)
-        .map_err(io_error(format!("binding {addr}")))?;
-    let local_addr =
-        server::local_addr(&listeners).map_err(io_error("reading the bound address"))?;
-    let settings = AcceptorSettings {
-        max_connections: config.worker_connections,
-        header_read_timeout: config.header_read_timeout,
-        shutdown_timeout: config.shutdown_timeout,
-    };
-    let acceptors = Acceptors::start(listeners, &app, settings, config.runtime)
-        .map_err(io_error("starting acceptors"))?;
-    Ok(Running {
-        acceptors,
-        movers,
-        local_addr,
-    })
+/// A built collector: handlers and running movers, not yet listening.
+#[derive(Debug)]
+pub struct Collector {
+    /// The request handlers.
+    pub app: Arc<App>,
+    movers: MoverPool,
+}
+
+impl Collector {
+    /// Binds the listeners and starts the acceptors.
+    pub fn serve(self, config: &Config) -> Result<Running, StartupError> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listeners = server::listener::bind(addr, config.workers, config.backlog)
+            .map_err(io_error(format!("binding {addr}")))?;
+        let local_addr =
+            server::local_addr(&listeners).map_err(io_error("reading the bound address"))?;
+        let settings = AcceptorSettings {
+            max_connections: config.worker_connections,
+            header_read_timeout: config.header_read_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let acceptors = Acceptors::start(listeners, &self.app, settings, config.runtime)
+            .map_err(io_error("starting acceptors"))?;
+        Ok(Running {
+            acceptors,
+            movers: self.movers,
+            local_addr,
+        })
+    }
+
+    /// Saves what is queued and stops the movers (for collectors never served).
+    pub fn shutdown(self) {
+        self.movers.shutdown();
+    }
 }
 
 impl Running {

@@ -44,6 +44,25 @@ pub enum SaveOutcome {
 #[error("save queue full")]
 pub struct QueueFull;
 
+/// One acceptor's save queue: the producer side of the pipeline.
+#[derive(Debug, Clone)]
+pub struct SaveQueue {
+    crashmover: Arc<Crashmover>,
+    index: usize,
+}
+
+impl SaveQueue {
+    /// Queues `crash`; the receiver yields the outcome once a mover is done with it.
+    /// `publish` is false for DEFER crashes.
+    pub fn enqueue(
+        &self,
+        crash: CrashReport,
+        publish: bool,
+    ) -> Result<oneshot::Receiver<SaveOutcome>, QueueFull> {
+        self.crashmover.enqueue(self.index, crash, publish)
+    }
+}
+
 /// Retries of a failing save.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -106,9 +125,15 @@ impl Crashmover {
         }
     }
 
-    /// Queues `crash` on queue `queue` (the acceptor's index); the receiver yields the
-    /// outcome once a mover is done with it. `publish` is false for DEFER crashes.
-    pub fn enqueue(
+    /// The handle to save queue `index` (an acceptor's index; wraps around the count).
+    pub fn save_queue(self: &Arc<Self>, index: usize) -> SaveQueue {
+        SaveQueue {
+            crashmover: Arc::clone(self),
+            index: index % self.queues.len(),
+        }
+    }
+
+    fn enqueue(
         &self,
         queue: usize,
         crash: CrashReport,
@@ -120,9 +145,7 @@ impl Crashmover {
             publish,
             done,
         };
-        self.queues[queue % self.queues.len()]
-            .push(job)
-            .map_err(|_| QueueFull)?;
+        self.queues[queue].push(job).map_err(|_| QueueFull)?;
         self.work.notify_one();
         Ok(outcome)
     }
@@ -316,57 +339,12 @@ impl MoverPool {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::Mutex;
 
     use super::*;
     use crate::crash_id::{CrashId, IdKind};
-    use crate::publish::PublishFuture;
-    use crate::storage::{StorageError, StorageFuture};
+    use crate::publish::memory::MemoryPublisher;
+    use crate::storage::memory::MemoryStorage;
     use crate::timestamp::Date;
-
-    /// Storage in memory that fails its first `failures` saves.
-    #[derive(Default)]
-    struct Memory {
-        failures: AtomicUsize,
-        saved: Mutex<Vec<String>>,
-    }
-
-    impl CrashStorage for Memory {
-        fn name(&self) -> &'static str {
-            "Memory"
-        }
-        fn save(&self, crash: Arc<CrashReport>) -> StorageFuture<'_> {
-            Box::pin(async move {
-                let left = self.failures.load(Ordering::SeqCst);
-                if left > 0 {
-                    self.failures.store(left - 1, Ordering::SeqCst);
-                    return Err(StorageError::Backend("down".into()));
-                }
-                self.saved.lock().unwrap().push(crash.crash_id.to_string());
-                Ok(())
-            })
-        }
-        fn check_health(&self) -> StorageFuture<'_> {
-            Box::pin(async { Ok(()) })
-        }
-        fn verify_at_startup(&self) -> StorageFuture<'_> {
-            Box::pin(async { Ok(()) })
-        }
-    }
-
-    #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
-
-    impl CrashPublisher for Recorder {
-        fn name(&self) -> &'static str {
-            "Recorder"
-        }
-        fn publish(&self, crash_id: &CrashId) -> PublishFuture<'_> {
-            self.0.lock().unwrap().push(crash_id.to_string());
-            Box::pin(async { Ok(()) })
-        }
-    }
 
     fn crash(kind: IdKind) -> CrashReport {
         let date = Date::new(2026, 11, 27).unwrap();
@@ -378,8 +356,8 @@ mod tests {
     }
 
     fn pool(
-        storage: Arc<Memory>,
-        publisher: Arc<Recorder>,
+        storage: Arc<MemoryStorage>,
+        publisher: Arc<MemoryPublisher>,
         attempts: u32,
     ) -> (Arc<Crashmover>, MoverPool) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -405,48 +383,55 @@ mod tests {
 
     #[test]
     fn deferred_crashes_are_saved_but_not_published() {
-        let (storage, publisher) = (Arc::new(Memory::default()), Arc::new(Recorder::default()));
+        let (storage, publisher) = (
+            Arc::new(MemoryStorage::new()),
+            Arc::new(MemoryPublisher::new()),
+        );
         let (mover, pool) = pool(Arc::clone(&storage), Arc::clone(&publisher), 1);
         let accepted = crash(IdKind::Accept);
         let deferred = crash(IdKind::Defer);
         let (a, d) = (accepted.crash_id.to_string(), deferred.crash_id.to_string());
-        let first = mover.enqueue(0, accepted, true).unwrap();
-        let second = mover.enqueue(1, deferred, false).unwrap();
+        let first = mover.save_queue(0).enqueue(accepted, true).unwrap();
+        let second = mover.save_queue(1).enqueue(deferred, false).unwrap();
         assert_eq!(first.blocking_recv(), Ok(SaveOutcome::Saved));
         assert_eq!(second.blocking_recv(), Ok(SaveOutcome::Saved));
         pool.shutdown();
-        let mut saved = storage.saved.lock().unwrap().clone();
-        saved.sort();
         let mut expected = vec![a.clone(), d];
         expected.sort();
-        assert_eq!(saved, expected);
-        assert_eq!(*publisher.0.lock().unwrap(), [a]);
+        assert_eq!(storage.saved_ids(), expected);
+        assert_eq!(publisher.published(), [a]);
     }
 
     #[test]
     fn saves_are_retried_then_dropped() {
-        let storage = Arc::new(Memory::default());
-        storage.failures.store(2, Ordering::SeqCst);
-        let (mover, pool) = pool(Arc::clone(&storage), Arc::new(Recorder::default()), 3);
-        let outcome = mover.enqueue(0, crash(IdKind::Accept), true).unwrap();
+        let storage = Arc::new(MemoryStorage::new());
+        storage.fail_next(2);
+        let (mover, pool) = pool(Arc::clone(&storage), Arc::new(MemoryPublisher::new()), 3);
+        let outcome = mover
+            .save_queue(0)
+            .enqueue(crash(IdKind::Accept), true)
+            .unwrap();
         assert_eq!(
             outcome.blocking_recv(),
             Ok(SaveOutcome::Saved),
             "third attempt saves"
         );
-        storage.failures.store(5, Ordering::SeqCst);
-        let outcome = mover.enqueue(0, crash(IdKind::Accept), true).unwrap();
+        storage.fail_next(5);
+        let outcome = mover
+            .save_queue(0)
+            .enqueue(crash(IdKind::Accept), true)
+            .unwrap();
         assert_eq!(outcome.blocking_recv(), Ok(SaveOutcome::Dropped));
         pool.shutdown();
-        assert_eq!(storage.saved.lock().unwrap().len(), 1);
+        assert_eq!(storage.saved_ids().len(), 1);
     }
 
     #[test]
     fn full_queue_refuses_at_once() {
-        let storage = Arc::new(Memory::default());
-        let runtime_less = Crashmover::new(
+        let storage = Arc::new(MemoryStorage::new());
+        let runtime_less = Arc::new(Crashmover::new(
             storage,
-            Arc::new(Recorder::default()),
+            Arc::new(MemoryPublisher::new()),
             Metrics::disabled(),
             1,
             2,
@@ -454,16 +439,13 @@ mod tests {
                 max_attempts: 1,
                 sleep: Duration::ZERO,
             },
-        );
+        ));
+        let queue = runtime_less.save_queue(0);
         // No movers: the queue only fills.
-        let _a = runtime_less
-            .enqueue(0, crash(IdKind::Accept), true)
-            .unwrap();
-        let _b = runtime_less
-            .enqueue(0, crash(IdKind::Accept), true)
-            .unwrap();
+        let _a = queue.enqueue(crash(IdKind::Accept), true).unwrap();
+        let _b = queue.enqueue(crash(IdKind::Accept), true).unwrap();
         assert_eq!(
-            runtime_less.enqueue(0, crash(IdKind::Accept), true).err(),
+            queue.enqueue(crash(IdKind::Accept), true).err(),
             Some(QueueFull)
         );
         assert_eq!(runtime_less.queue_depth(), 2);

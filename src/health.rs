@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::crashmover::Crashmover;
 use crate::metrics::{Counter, Metrics};
-use crate::submit::constant_time_eq;
+use crate::response::{self, FullResponse};
+use crate::secret::Secret;
 
 /// State behind the health endpoints.
 #[derive(Debug)]
@@ -24,21 +25,10 @@ pub struct Health {
     storage_runtime: tokio::runtime::Handle,
     basedir: PathBuf,
     /// `Basic <base64(user:password)>`, when `/__broken__` is enabled.
-    broken_authorization: Option<String>,
+    broken_authorization: Option<Secret>,
     hostname: String,
     started: Instant,
     metrics: Metrics,
-}
-
-/// A JSON answer.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
 }
 
 impl Health {
@@ -53,10 +43,10 @@ impl Health {
             crashmover,
             storage_runtime,
             basedir: config.basedir.clone(),
-            broken_authorization: config
-                .broken_credentials
-                .as_ref()
-                .map(|credentials| format!("Basic {}", base64(credentials.expose().as_bytes()))),
+            broken_authorization: config.broken_credentials.as_ref().map(|credentials| {
+                let encoded = base64(credentials.expose().as_bytes());
+                Secret::new(format!("Basic {encoded}"))
+            }),
             hostname: config.hostname.clone(),
             started: Instant::now(),
             metrics,
@@ -69,7 +59,7 @@ impl Health {
     }
 
     /// `/__lbheartbeat__`: 200, empty. Answering at all is the signal.
-    pub fn lbheartbeat(&self) -> Response<Full<Bytes>> {
+    pub fn lbheartbeat(&self) -> FullResponse {
         self.metrics.incr(Counter::HealthLbheartbeat, None);
         let mut response = Response::new(Full::new(Bytes::new()));
         response.headers_mut().insert(
@@ -80,7 +70,7 @@ impl Health {
     }
 
     /// `/__heartbeat__`: checks storage; 503 with the errors when it fails.
-    pub async fn heartbeat(&self) -> Response<Full<Bytes>> {
+    pub async fn heartbeat(&self) -> FullResponse {
         self.metrics.incr(Counter::HealthHeartbeat, None);
         let storage = Arc::clone(self.crashmover.storage());
         let publisher = Arc::clone(self.crashmover.publisher());
@@ -114,24 +104,24 @@ impl Health {
                 "uptime_seconds": self.started.elapsed().as_secs(),
             },
         });
-        json_response(status, &body)
+        response::json(status, &body)
     }
 
     /// `/__version__`: `version.json` from the base directory, read on every request so a
     /// deploy that replaces it is seen. Without one (or with an invalid one), what the
     /// binary knows of its own build (commit, version); `{}` only when it knows nothing.
-    pub fn version(&self) -> Response<Full<Bytes>> {
+    pub fn version(&self) -> FullResponse {
         self.metrics.incr(Counter::HealthVersion, None);
         let version = std::fs::read(self.basedir.join("version.json"))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .filter(Value::is_object)
             .unwrap_or_else(build_facts);
-        json_response(StatusCode::OK, &version)
+        response::json(StatusCode::OK, &version)
     }
 
     /// `/__broken__`: 500 on purpose, for the right credentials; 401 otherwise.
-    pub fn broken(&self, headers: &HeaderMap) -> Response<Full<Bytes>> {
+    pub fn broken(&self, headers: &HeaderMap) -> FullResponse {
         self.metrics.incr(Counter::HealthBroken, None);
         let given = headers
             .get(header::AUTHORIZATION)
@@ -140,20 +130,20 @@ impl Health {
         let authorized = self
             .broken_authorization
             .as_ref()
-            .is_some_and(|expected| constant_time_eq(expected.as_bytes(), given));
+            .is_some_and(|expected| expected.matches(given));
         if !authorized {
-            let mut response = json_response(
+            let mut answer = response::json(
                 StatusCode::UNAUTHORIZED,
                 &json!({"title": "401 Unauthorized"}),
             );
-            response.headers_mut().insert(
+            answer.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"antenna private\""),
             );
-            return response;
+            return answer;
         }
         tracing::error!("Unhandled exception: intentional exception (/__broken__)");
-        json_response(
+        response::json(
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"title": "500 Internal Server Error"}),
         )

@@ -11,13 +11,21 @@ pub mod config;
 pub mod crash;
 pub mod crash_id;
 pub mod crashmover;
+pub mod fail_on_demand;
+pub mod gzip;
 pub mod health;
 pub mod metrics;
 pub mod multipart;
 pub mod publish;
 pub mod pyjson;
+pub mod response;
+pub mod router;
+pub mod secret;
 pub mod server;
 pub mod storage;
 pub mod submit;
 pub mod throttle;
 pub mod timestamp;
+
+/// Any error of a client library or I/O layer, kept as a cause (`#[source]`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

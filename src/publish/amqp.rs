@@ -29,12 +29,12 @@ pub struct AmqpPublisher {
     link: Mutex<Option<(Connection, Channel)>>,
 }
 
-fn error(context: &str, error: impl std::fmt::Display) -> PublishError {
-    PublishError(format!("{context}: {error}"))
+fn error(what: &'static str, error: lapin::Error) -> PublishError {
+    PublishError::call(what, error.to_string(), error)
 }
 
 impl AmqpPublisher {
-    /// A publisher for `config`; connects on first use (see [`verify`](Self::verify)).
+    /// A publisher for `config`; connects on first use (the start-up check).
     pub fn new(config: AmqpConfig) -> AmqpPublisher {
         AmqpPublisher {
             config,
@@ -103,7 +103,7 @@ impl AmqpPublisher {
             *link = Some(self.connect().await?);
         }
         let Some((_, channel)) = link.as_ref() else {
-            return Err(PublishError("no channel".into()));
+            return Err(PublishError::Refused("no channel"));
         };
         let properties = BasicProperties::default().with_delivery_mode(PERSISTENT);
         let sent = async {
@@ -122,7 +122,9 @@ impl AmqpPublisher {
                 .map_err(|e| error("waiting for the confirm", e))?
             {
                 Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
-                Confirmation::Nack(_) => Err(PublishError("the broker refused the message".into())),
+                Confirmation::Nack(_) => {
+                    Err(PublishError::Refused("the broker refused the message"))
+                }
             }
         }
         .await;
@@ -130,13 +132,6 @@ impl AmqpPublisher {
             *link = None;
         }
         sent
-    }
-
-    /// The start-up check of SPEC §8: publish the message `test` (consumers ignore it).
-    pub async fn verify(&self) -> Result<(), PublishError> {
-        self.send(b"test")
-            .await
-            .map_err(|e| PublishError(format!("{}: {e}", self.location())))
     }
 }
 
@@ -163,5 +158,10 @@ impl CrashPublisher for AmqpPublisher {
             *link = Some(self.connect().await?);
             Ok(())
         })
+    }
+
+    /// SPEC §8: publish the message `test` (consumers ignore it).
+    fn verify_at_startup(&self) -> PublishFuture<'_> {
+        Box::pin(async move { self.send(b"test").await.map_err(|e| e.at(self.location())) })
     }
 }

@@ -7,10 +7,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use crate::config::PublishConfig;
 use crate::crash_id::CrashId;
+use crate::BoxError;
 
 pub mod amqp;
+pub mod memory;
 pub mod sqs;
 
 /// A boxed future, so backends can be used behind `dyn CrashPublisher`.
@@ -18,8 +22,61 @@ pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PublishError
 
 /// Why a publish failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PublishError(pub String);
+#[non_exhaustive]
+pub enum PublishError {
+    /// A call to the broker or queue service failed.
+    #[error("{what}: {detail}")]
+    Call {
+        /// The call.
+        what: &'static str,
+        /// The cause with its context, for the log line.
+        detail: String,
+        /// The client library's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The backend answered, but not as publishing needs.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// A failure of the start-up check, with where it published.
+    #[error("{location}: {source}")]
+    At {
+        /// Backend location (never a password).
+        location: String,
+        /// What failed.
+        #[source]
+        source: Box<PublishError>,
+    },
+}
+
+impl PublishError {
+    /// A failed call; `detail` is the cause as the log should show it.
+    pub fn call(what: &'static str, detail: String, source: impl Into<BoxError>) -> PublishError {
+        PublishError::Call {
+            what,
+            detail,
+            source: source.into(),
+        }
+    }
+
+    /// This error, said to have happened at `location`.
+    pub fn at(self, location: String) -> PublishError {
+        PublishError::At {
+            location,
+            source: Box::new(self),
+        }
+    }
+}
+
+/// Builds the publisher `config` asks for. Must run on the runtime that will use it (the
+/// movers'); nothing is contacted until [`CrashPublisher::verify_at_startup`].
+pub async fn build(config: &PublishConfig) -> Arc<dyn CrashPublisher> {
+    match config {
+        PublishConfig::None => Arc::new(NonePublisher),
+        PublishConfig::Amqp(amqp) => Arc::new(amqp::AmqpPublisher::new(amqp.clone())),
+        PublishConfig::Sqs(sqs) => Arc::new(sqs::SqsPublisher::new(sqs).await),
+    }
+}
 
 /// A queue that processors read crash ids from.
 pub trait CrashPublisher: Send + Sync + 'static {
@@ -31,6 +88,12 @@ pub trait CrashPublisher: Send + Sync + 'static {
 
     /// A cheap check for `/__heartbeat__`.
     fn check_health(&self) -> PublishFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The start-up check (SPEC §8: publish the message `test`); failing it stops
+    /// start-up.
+    fn verify_at_startup(&self) -> PublishFuture<'_> {
         Box::pin(async { Ok(()) })
     }
 

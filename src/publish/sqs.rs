@@ -1,11 +1,12 @@
 //! AWS SQS publishing (Antenna's production pairing with S3): each saved crash id is one
 //! message whose body is the id.
 //!
-//! The queue's URL is resolved once (GetQueueUrl) at start-up; the heartbeat resolves it
-//! again as its check, which needs only `sqs:GetQueueUrl`.
+//! The queue's URL is resolved once (GetQueueUrl), by the start-up check; the heartbeat
+//! resolves it again as its check, which needs only `sqs:GetQueueUrl`.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
+use tokio::sync::OnceCell;
 
 use super::{CrashPublisher, PublishError, PublishFuture};
 use crate::config::SqsConfig;
@@ -16,47 +17,49 @@ use crate::crash_id::CrashId;
 pub struct SqsPublisher {
     client: Client,
     queue: String,
-    queue_url: String,
+    /// `queue … region … endpoint …`, for error messages.
+    location: String,
+    /// Resolved once, by the start-up check (or the first publish).
+    queue_url: OnceCell<String>,
 }
 
-fn error(context: &str, error: impl std::error::Error) -> PublishError {
-    PublishError(format!("{context}: {}", DisplayErrorContext(error)))
+fn error(
+    what: &'static str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> PublishError {
+    PublishError::call(what, DisplayErrorContext(&error).to_string(), error)
 }
 
 impl SqsPublisher {
-    /// Connects and runs the start-up check of SPEC §8: resolve the queue, send `test`.
-    /// Must run on the runtime that will use the client (the movers').
-    pub async fn connect(config: &SqsConfig) -> Result<SqsPublisher, PublishError> {
-        let location = format!("queue {} {}", config.queue, config.connection.describe());
-        let client = Client::new(&crate::aws::sdk_config(&config.connection).await);
-        let checked = async {
-            let resolved = client
-                .get_queue_url()
-                .queue_name(&config.queue)
-                .send()
-                .await
-                .map_err(|e| error("GetQueueUrl", e))?;
-            let queue_url = resolved
-                .queue_url()
-                .ok_or_else(|| PublishError("GetQueueUrl gave no URL".into()))?
-                .to_owned();
-            let publisher = SqsPublisher {
-                client,
-                queue: config.queue.clone(),
-                queue_url,
-            };
-            publisher.send("test").await?;
-            Ok(publisher)
-        };
-        checked
+    /// Builds the client. Must run on the runtime that will use it (the movers').
+    pub async fn new(config: &SqsConfig) -> SqsPublisher {
+        SqsPublisher {
+            client: Client::new(&crate::aws::sdk_config(&config.connection).await),
+            queue: config.queue.clone(),
+            location: format!("queue {} {}", config.queue, config.connection.describe()),
+            queue_url: OnceCell::new(),
+        }
+    }
+
+    async fn resolve(&self) -> Result<String, PublishError> {
+        let resolved = self
+            .client
+            .get_queue_url()
+            .queue_name(&self.queue)
+            .send()
             .await
-            .map_err(|e: PublishError| PublishError(format!("{location}: {e}")))
+            .map_err(|e| error("GetQueueUrl", e))?;
+        let url = resolved
+            .queue_url()
+            .ok_or_else(|| PublishError::Refused("GetQueueUrl gave no URL"))?;
+        Ok(url.to_owned())
     }
 
     async fn send(&self, body: &str) -> Result<(), PublishError> {
+        let queue_url = self.queue_url.get_or_try_init(|| self.resolve()).await?;
         self.client
             .send_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .message_body(body)
             .send()
             .await
@@ -76,14 +79,15 @@ impl CrashPublisher for SqsPublisher {
     }
 
     fn check_health(&self) -> PublishFuture<'_> {
+        Box::pin(async move { self.resolve().await.map(drop) })
+    }
+
+    /// SPEC §8: resolve the queue, send `test` (consumers ignore it).
+    fn verify_at_startup(&self) -> PublishFuture<'_> {
         Box::pin(async move {
-            self.client
-                .get_queue_url()
-                .queue_name(&self.queue)
-                .send()
+            self.send("test")
                 .await
-                .map_err(|e| error("GetQueueUrl", e))?;
-            Ok(())
+                .map_err(|e| e.at(self.location.clone()))
         })
     }
 }

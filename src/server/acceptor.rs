@@ -16,8 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use super::router;
-use crate::app::App;
+use super::Handler;
 
 /// Settings of every acceptor.
 #[derive(Debug, Clone, Copy)]
@@ -32,29 +31,30 @@ pub struct AcceptorSettings {
 
 /// Runs acceptor `index` on a current-thread runtime of the calling thread until `shutdown`
 /// turns true, then lets in-flight requests finish.
-pub fn run(
+pub fn run<H: Handler>(
     index: usize,
     listener: StdListener,
-    app: Arc<App>,
+    handler: Arc<H>,
     settings: AcceptorSettings,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(index, listener, app, settings, shutdown))
+    runtime.block_on(serve(index, listener, handler, settings, shutdown))
 }
 
 /// The accept loop of acceptor `index`, on whatever runtime polls it.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     index: usize,
     listener: StdListener,
-    app: Arc<App>,
+    handler: Arc<H>,
     settings: AcceptorSettings,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     {
         let listener = TcpListener::from_std(listener)?;
+        let local = Arc::new(handler.local(index));
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let graceful = GracefulShutdown::new();
         let mut backoff = Duration::from_millis(5);
@@ -82,12 +82,10 @@ pub async fn serve(
                     continue;
                 }
             };
-            let app = Arc::clone(&app);
-            let service = service_fn(move |mut request: hyper::Request<_>| {
-                let app = Arc::clone(&app);
-                // The peer address travels with the request (for logs; see submit).
-                request.extensions_mut().insert(peer);
-                async move { Ok::<_, Infallible>(router::route(request, &app, index).await) }
+            let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
+            let service = service_fn(move |request| {
+                let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
+                async move { Ok::<_, Infallible>(handler.handle(request, peer, &local).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -1,23 +1,42 @@
-//! The HTTP front: listeners, acceptor threads, routing, graceful stop.
+//! The HTTP front: listeners, acceptor threads, graceful stop. It knows nothing of
+//! crashes: it serves any [`Handler`].
 //!
 //! Socket setup ([`listener`]) and the accept loop ([`acceptor`]) are kept apart from
-//! request logic ([`router`] and the handlers it calls).
+//! request logic (the handler: the collector's is `app::App`).
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use hyper::body::Incoming;
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::config::RuntimeModel;
+use crate::response::FullResponse;
 
 pub mod acceptor;
 pub mod listener;
-pub mod router;
 
 pub use acceptor::AcceptorSettings;
 
-use crate::config::RuntimeModel;
+/// What the acceptors serve: a request and the facts of its connection in, an answer out.
+pub trait Handler: Send + Sync + 'static {
+    /// State each acceptor owns and shares between its connections (the collector's: the
+    /// acceptor's own save queue).
+    type Local: Send + Sync + 'static;
+
+    /// The state of acceptor `index` (`0..listeners`).
+    fn local(&self, index: usize) -> Self::Local;
+
+    /// Answers one request that arrived from `peer` on the acceptor owning `local`.
+    fn handle<'a>(
+        &'a self,
+        request: http::Request<Incoming>,
+        peer: SocketAddr,
+        local: &'a Self::Local,
+    ) -> impl Future<Output = FullResponse> + Send + 'a;
+}
 
 /// The running acceptor threads.
 #[derive(Debug)]
@@ -29,9 +48,9 @@ pub struct Acceptors {
 impl Acceptors {
     /// Starts the acceptors: a thread with its own runtime per listener (`PerCore`), or one
     /// multi-threaded runtime polling every listener's accept loop (`Shared`).
-    pub fn start(
+    pub fn start<H: Handler>(
         listeners: Vec<TcpListener>,
-        app: &Arc<App>,
+        handler: &Arc<H>,
         settings: AcceptorSettings,
         model: RuntimeModel,
     ) -> std::io::Result<Acceptors> {
@@ -42,7 +61,7 @@ impl Acceptors {
                 .thread_name("acceptor")
                 .enable_all()
                 .build()?;
-            let app = Arc::clone(app);
+            let handler = Arc::clone(handler);
             let thread = std::thread::Builder::new()
                 .name("acceptors".into())
                 .spawn(move || {
@@ -52,7 +71,7 @@ impl Acceptors {
                             let serve = acceptor::serve(
                                 index,
                                 listener,
-                                Arc::clone(&app),
+                                Arc::clone(&handler),
                                 settings,
                                 stopped.clone(),
                             );
@@ -72,12 +91,12 @@ impl Acceptors {
         }
         let mut threads = Vec::with_capacity(listeners.len());
         for (index, listener) in listeners.into_iter().enumerate() {
-            let app = Arc::clone(app);
+            let handler = Arc::clone(handler);
             let stopped = stopped.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("acceptor-{index}"))
                 .spawn(move || {
-                    if let Err(error) = acceptor::run(index, listener, app, settings, stopped) {
+                    if let Err(error) = acceptor::run(index, listener, handler, settings, stopped) {
                         tracing::error!("acceptor {index} failed: {error}");
                     }
                 })?;

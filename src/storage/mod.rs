@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::config::StorageConfig;
 use crate::crash::CrashReport;
 
 pub mod fs;
+pub mod memory;
 pub mod noop;
 pub mod s3;
 
@@ -54,4 +56,15 @@ pub trait CrashStorage: Send + Sync + 'static {
 
     /// A thorough check at start-up (write access included); failing it stops start-up.
     fn verify_at_startup(&self) -> StorageFuture<'_>;
+}
+
+/// Builds the storage `config` asks for; `dump_field` is the form field stored as the main
+/// dump. Must run on the runtime that will use it (the movers'); nothing is touched until
+/// [`CrashStorage::verify_at_startup`].
+pub async fn build(config: &StorageConfig, dump_field: &str) -> Arc<dyn CrashStorage> {
+    match config {
+        StorageConfig::Fs { root } => Arc::new(fs::FsStorage::new(root)),
+        StorageConfig::Noop => Arc::new(noop::NoopStorage),
+        StorageConfig::S3(s3) => Arc::new(s3::S3Storage::connect(s3, dump_field).await),
+    }
 }

@@ -9,9 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use hyper::body::Body;
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -20,10 +18,13 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::crash::CrashReport;
 use crate::crash_id::{CrashId, IdKind};
-use crate::crashmover::{Crashmover, SaveOutcome};
+use crate::crashmover::{Crashmover, SaveOutcome, SaveQueue};
 use crate::metrics::{Counter, Metrics, Timer};
+use crate::response::{self, FullResponse};
+use crate::secret::Secret;
 use crate::throttle::{Outcome, Throttler, Verdict};
 use crate::timestamp::Timestamp;
+use crate::BoxError;
 
 pub mod body;
 pub mod extract;
@@ -72,19 +73,9 @@ pub struct Submitter {
     throttler: Throttler,
     crashmover: Arc<Crashmover>,
     metrics: Metrics,
-    submitter_token: Option<String>,
+    submitter_token: Option<Secret>,
     max_crash_size: usize,
     body_idle_timeout: Duration,
-}
-
-/// `text/plain` answer with `body`.
-pub fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    response
 }
 
 impl Submitter {
@@ -94,49 +85,32 @@ impl Submitter {
             throttler: Throttler::new(&config.throttle_rules, config.throttle_products.clone()),
             crashmover,
             metrics,
-            submitter_token: config
-                .submitter_token
-                .as_ref()
-                .map(|token| token.expose().to_owned()),
+            submitter_token: config.submitter_token.clone(),
             max_crash_size: config.max_crash_size,
             body_idle_timeout: config.body_idle_timeout,
         }
     }
 
-    /// Handles one `POST /submit`; `queue` is the calling acceptor's save queue.
-    pub async fn handle<B>(&self, request: http::Request<B>, queue: usize) -> Response<Full<Bytes>>
+    /// The save queue of acceptor `index`, for [`handle`](Self::handle).
+    pub fn save_queue(&self, index: usize) -> SaveQueue {
+        self.crashmover.save_queue(index)
+    }
+
+    /// Handles one `POST /submit` from `peer`; `queue` is the calling acceptor's.
+    pub async fn handle<B>(
+        &self,
+        request: http::Request<B>,
+        peer: Option<std::net::SocketAddr>,
+        queue: &SaveQueue,
+    ) -> FullResponse
     where
         B: Body + Unpin,
-        B::Error: std::fmt::Display,
+        B::Error: Into<BoxError>,
     {
         let started = Instant::now();
-        let response = match self.submit(request, queue).await {
+        let response = match self.submit(request, peer, queue).await {
             Ok(response) => response,
-            Err(reject) => {
-                if let Some(reason) = reject.reason() {
-                    self.metrics
-                        .incr(Counter::Malformed, Some(("reason", reason)));
-                } else if reject == Reject::UnauthorizedUuid {
-                    self.metrics.incr(Counter::UnauthorizedUuid, None);
-                }
-                if reject.is_server_error() {
-                    tracing::error!("submit failed: {reject}");
-                } else {
-                    tracing::info!("submit discarded: {reject}");
-                }
-                let mut response = text_response(reject.status(), reject.body());
-                // The body may be partly unread: the connection cannot be reused.
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                if reject == Reject::QueueFull {
-                    response.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(reject::RETRY_AFTER_SECONDS),
-                    );
-                }
-                response
-            }
+            Err(reject) => reject.respond(&self.metrics),
         };
         self.metrics.time(Timer::OnPost, started.elapsed(), None);
         response
@@ -145,18 +119,19 @@ impl Submitter {
     async fn submit<B>(
         &self,
         request: http::Request<B>,
-        queue: usize,
-    ) -> Result<Response<Full<Bytes>>, Reject>
+        peer: Option<std::net::SocketAddr>,
+        queue: &SaveQueue,
+    ) -> Result<FullResponse, Reject>
     where
         B: Body + Unpin,
-        B::Error: std::fmt::Display,
+        B::Error: Into<BoxError>,
     {
         let (parts, body) = request.into_parts();
         let head = request::check(&parts.headers, self.max_crash_size)?;
-        let client = head.forwarded_for.clone().or_else(|| {
-            let peer = parts.extensions.get::<std::net::SocketAddr>()?;
-            Some(peer.ip().to_string())
-        });
+        let client = head
+            .forwarded_for
+            .clone()
+            .or_else(|| peer.map(|peer| peer.ip().to_string()));
         if head.compressed {
             self.metrics.incr(Counter::GzippedCrash, None);
         }
@@ -168,9 +143,7 @@ impl Submitter {
         let extracted = extract::extract(received.parts)?;
         self.metrics.incr(Counter::IncomingCrash, None);
         let from_submitter = match (&self.submitter_token, &head.bearer_token) {
-            (Some(expected), Some(given)) => {
-                constant_time_eq(expected.as_bytes(), given.as_bytes())
-            }
+            (Some(expected), Some(given)) => expected.matches(given.as_bytes()),
             _ => false,
         };
         let facts = Facts {
@@ -188,7 +161,7 @@ impl Submitter {
             Some(("result", verdict.outcome.as_str())),
         );
         match decision {
-            Decision::Discard(rule) => Ok(text_response(
+            Decision::Discard(rule) => Ok(response::text(
                 StatusCode::OK,
                 format!("Discarded=rule_{rule}"),
             )),
@@ -200,9 +173,8 @@ impl Submitter {
                     verdict.rule,
                     client.as_deref().unwrap_or("unknown")
                 );
-                let outcome = self
-                    .crashmover
-                    .enqueue(queue, crash, verdict.outcome != Outcome::Defer)
+                let outcome = queue
+                    .enqueue(crash, verdict.outcome != Outcome::Defer)
                     .map_err(|_| Reject::QueueFull)?;
                 match outcome.await {
                     Ok(SaveOutcome::Saved) => Ok(crash_id_response(&crash_id)),
@@ -281,8 +253,8 @@ impl Submitter {
     }
 }
 
-fn crash_id_response(crash_id: &CrashId) -> Response<Full<Bytes>> {
-    text_response(StatusCode::OK, format!("CrashID=bp-{crash_id}\n"))
+fn crash_id_response(crash_id: &CrashId) -> FullResponse {
+    response::text(StatusCode::OK, format!("CrashID=bp-{crash_id}\n"))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -293,12 +265,4 @@ fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
     out
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

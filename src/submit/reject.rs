@@ -1,10 +1,16 @@
 //! Every way a submission can fail, and the one place that turns a failure into an answer:
-//! status, `Discarded=` body, metric reason and log level (SPEC §2, "Answers").
+//! status, `Discarded=` body, headers, metric and log level (SPEC §2, "Answers").
 
-use http::StatusCode;
+use http::{header, HeaderValue, StatusCode};
 
-/// A submission we do not keep. The variant decides the whole answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use crate::gzip::GzipError;
+use crate::metrics::{Counter, Metrics};
+use crate::multipart;
+use crate::response::{self, FullResponse};
+use crate::BoxError;
+
+/// A submission we do not keep. The variant decides the whole answer ([`Reject::respond`]).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Reject {
     /// No `Content-Type` header.
@@ -21,13 +27,16 @@ pub enum Reject {
     NoContentLength,
     /// `Content-Encoding: gzip` over a body that is not gzip.
     #[error("bad gzip: {0}")]
-    BadGzip(String),
+    BadGzip(#[source] GzipError),
     /// Not multipart for the declared boundary (or truncated, or junk).
     #[error("invalid payload structure: {0}")]
-    InvalidPayloadStructure(String),
+    InvalidPayloadStructure(#[source] multipart::Error),
+    /// The body ended before its declared length, or its chunked framing is broken.
+    #[error("invalid payload structure: reading body: {0}")]
+    BodyBroken(#[source] BoxError),
     /// The JSON annotations part is not valid UTF-8 JSON.
     #[error("invalid json: {0}")]
-    InvalidJson(String),
+    InvalidJson(#[source] serde_json::Error),
     /// The JSON annotations part is JSON but not an object.
     #[error("json is not an object")]
     InvalidJsonValue,
@@ -60,6 +69,24 @@ pub enum Reject {
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
+impl From<multipart::Error> for Reject {
+    fn from(error: multipart::Error) -> Reject {
+        match error {
+            multipart::Error::TooLarge { limit } => Reject::TooLarge(limit),
+            other => Reject::InvalidPayloadStructure(other),
+        }
+    }
+}
+
+impl From<GzipError> for Reject {
+    fn from(error: GzipError) -> Reject {
+        match error {
+            GzipError::TooLarge { limit } => Reject::TooLarge(limit),
+            other => Reject::BadGzip(other),
+        }
+    }
+}
+
 impl Reject {
     /// HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
@@ -82,7 +109,9 @@ impl Reject {
             Reject::NoBoundary => "no_boundary",
             Reject::NoContentLength => "no_content_length",
             Reject::BadGzip(_) => "bad_gzip",
-            Reject::InvalidPayloadStructure(_) => "invalid_payload_structure",
+            Reject::InvalidPayloadStructure(_) | Reject::BodyBroken(_) => {
+                "invalid_payload_structure"
+            }
             Reject::InvalidJson(_) => "invalid_json",
             Reject::InvalidJsonValue => "invalid_json_value",
             Reject::NoAnnotations => "no_annotations",
@@ -114,6 +143,32 @@ impl Reject {
     pub fn is_server_error(&self) -> bool {
         self.status().is_server_error()
     }
+
+    /// The whole answer: counts the refusal, logs it at its level, and builds the response
+    /// with its headers.
+    pub fn respond(&self, metrics: &Metrics) -> FullResponse {
+        if let Some(reason) = self.reason() {
+            metrics.incr(Counter::Malformed, Some(("reason", reason)));
+        } else if matches!(self, Reject::UnauthorizedUuid) {
+            metrics.incr(Counter::UnauthorizedUuid, None);
+        }
+        if self.is_server_error() {
+            tracing::error!("submit failed: {self}");
+        } else {
+            tracing::info!("submit discarded: {self}");
+        }
+        let mut answer = response::text(self.status(), self.body());
+        // The body may be partly unread: the connection cannot be reused.
+        answer
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if matches!(self, Reject::QueueFull) {
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        answer
+    }
 }
 
 #[cfg(test)]
@@ -140,17 +195,22 @@ mod tests {
                 "Discarded=malformed_no_content_length",
             ),
             (
-                Reject::BadGzip("x".into()),
+                Reject::BadGzip(GzipError::Damaged),
                 400,
                 "Discarded=malformed_bad_gzip",
             ),
             (
-                Reject::InvalidPayloadStructure("x".into()),
+                Reject::InvalidPayloadStructure(multipart::Error::Truncated),
                 400,
                 "Discarded=malformed_invalid_payload_structure",
             ),
             (
-                Reject::InvalidJson("x".into()),
+                Reject::BodyBroken("connection closed".into()),
+                400,
+                "Discarded=malformed_invalid_payload_structure",
+            ),
+            (
+                Reject::InvalidJson(serde_json::from_str::<u8>("x").unwrap_err()),
                 400,
                 "Discarded=malformed_invalid_json",
             ),
@@ -182,6 +242,14 @@ mod tests {
         for (reject, status, body) in table {
             assert_eq!(reject.status().as_u16(), status, "{reject:?}");
             assert_eq!(reject.body(), body, "{reject:?}");
+            let answer = reject.respond(&Metrics::disabled());
+            assert_eq!(answer.status().as_u16(), status, "{reject:?}");
+            assert_eq!(answer.headers()[header::CONNECTION], "close");
+            assert_eq!(
+                answer.headers().contains_key(header::RETRY_AFTER),
+                status == 503,
+                "{reject:?}"
+            );
         }
     }
 }
