@@ -150,7 +150,7 @@ impl Config {
 
         let rules_text = r.text_or("BREAKPAD_THROTTLER_RULES", "mozilla");
         let throttle_rules = RuleSet::parse(&rules_text)
-            .map_err(|reason| invalid("BREAKPAD_THROTTLER_RULES", &rules_text, reason))?;
+            .map_err(|error| invalid("BREAKPAD_THROTTLER_RULES", &rules_text, error.to_string()))?;
         let products_text = r.text_or(
             "BREAKPAD_THROTTLER_PRODUCTS",
             "antenna.throttler.MOZILLA_PRODUCTS",

@@ -45,13 +45,13 @@ const BAD_FIELDS: &[&str] = &[
 
 /// What happens to a well-formed report.
 #[derive(Debug)]
-pub enum Decision {
+pub enum Decision<'t> {
     /// ACCEPT or DEFER: save it, then answer with its id.
     Save(CrashReport),
     /// FAKEACCEPT: answer with an id, keep nothing.
     FakeAccept(CrashId),
     /// REJECT: answer `Discarded=rule_<rule>`.
-    Discard(&'static str),
+    Discard(&'t str),
 }
 
 /// Request facts the raw crash records.
@@ -192,7 +192,7 @@ impl Submitter {
         facts: &Facts,
         now: Timestamp,
         rng: &mut impl Rng,
-    ) -> Result<(Decision, Verdict), Reject> {
+    ) -> Result<(Decision<'_>, Verdict<'_>), Reject> {
         let Extracted {
             mut annotations,
             dumps,

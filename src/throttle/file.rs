@@ -26,28 +26,73 @@
 //! `one_of`, `starts_with` or `present`. Values are compared as text, the way Antenna's
 //! rules see them. As with the built-in sets, no rule deciding means REJECT by `NO_MATCH`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{text, Outcome, Rule, RuleResult};
+use super::{text, Condition, Outcome, Rule, RuleResult};
 
-/// A parsed, checked rule file.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed, checked rule file: typed rules, built once.
+#[derive(Debug, Clone)]
 pub struct RuleFile {
     /// Where it was read from.
     pub path: PathBuf,
-    rules: Vec<FileRule>,
+    rules: Arc<[Rule]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Why a rule set cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleFileError {
+    /// Neither a built-in set's name nor a `.toml` path.
+    #[error("expected mozilla, accept_all or the path of a .toml rule file")]
+    UnknownSet,
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the expected shape.
+    #[error("{}: {source}", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The file has no `[[rule]]`.
+    #[error("{}: no [[rule]]", path.display())]
+    NoRules {
+        /// The file.
+        path: PathBuf,
+    },
+    /// One rule is not usable.
+    #[error("{}: rule {name:?}: {problem}", path.display())]
+    Rule {
+        /// The file.
+        path: PathBuf,
+        /// The rule's name.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
     rule: Vec<FileRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileRule {
     name: String,
@@ -133,7 +178,8 @@ impl FileRule {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// The typed rule, once every part of it checks out.
+    fn into_rule(self) -> Result<Rule, String> {
         let name_ok = !self.name.is_empty()
             && self
                 .name
@@ -143,53 +189,62 @@ impl FileRule {
             return Err(format!("rule name {:?} is not [A-Za-z0-9_]+", self.name));
         }
         self.when.iter().try_for_each(Test::check)?;
-        self.result().map(|_| ())
+        let result = self.result()?;
+        Ok(Rule {
+            name: Cow::Owned(self.name),
+            condition: Condition::All(self.when),
+            result,
+        })
     }
 }
 
 impl RuleFile {
     /// Reads and checks `path`; the error names the rule at fault.
-    pub fn load(path: &Path) -> Result<RuleFile, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<RuleFile, RuleFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RuleFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         RuleFile::parse(path, &text)
     }
 
-    fn parse(path: &Path, text: &str) -> Result<RuleFile, String> {
-        let document: Document =
-            toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn parse(path: &Path, text: &str) -> Result<RuleFile, RuleFileError> {
+        let document: Document = toml::from_str(text).map_err(|source| RuleFileError::Toml {
+            path: path.to_owned(),
+            source,
+        })?;
         if document.rule.is_empty() {
-            return Err(format!("{}: no [[rule]]", path.display()));
+            return Err(RuleFileError::NoRules {
+                path: path.to_owned(),
+            });
         }
-        for rule in &document.rule {
-            rule.check()
-                .map_err(|e| format!("{}: rule {:?}: {e}", path.display(), rule.name))?;
-        }
+        let rules = document
+            .rule
+            .into_iter()
+            .map(|rule| {
+                let name = rule.name.clone();
+                rule.into_rule().map_err(|problem| RuleFileError::Rule {
+                    path: path.to_owned(),
+                    name,
+                    problem,
+                })
+            })
+            .collect::<Result<Arc<[Rule]>, _>>()?;
         Ok(RuleFile {
             path: path.to_owned(),
-            rules: document.rule,
+            rules,
         })
     }
 
-    /// The rules, for the throttler. They live for the whole process, like the built-in
-    /// sets: built once at start-up and leaked, so verdicts can name them as `&'static str`.
-    pub(super) fn rules(&self) -> &'static [Rule] {
-        let rules: Vec<Rule> = self
-            .rules
-            .iter()
-            .map(|rule| {
-                let name: &'static str = Box::leak(rule.name.clone().into_boxed_str());
-                // Checked in `parse`.
-                let result = rule.result().unwrap_or(RuleResult::Fixed(Outcome::Reject));
-                Rule::from_file(name, rule.when.clone(), result)
-            })
-            .collect();
-        Box::leak(rules.into_boxed_slice())
+    /// The rules, in file order.
+    pub(super) fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{RuleSet, Stuck, Throttler, Verdict};
+    use super::super::{RuleSet, Stuck, Throttler};
     use super::*;
     use crate::timestamp::Date;
     use serde_json::json;
@@ -217,13 +272,14 @@ name = "everything_else"
 result = "ACCEPT"
 "#;
 
-    fn verdict(annotations: serde_json::Value, draw: u64) -> Verdict {
+    fn verdict(annotations: serde_json::Value, draw: u64) -> (Outcome, String) {
         let file = RuleFile::parse(Path::new("rules.toml"), RULES).unwrap();
         let throttler = Throttler::new(&RuleSet::File(file), Vec::new());
         let serde_json::Value::Object(map) = annotations else {
             panic!()
         };
-        throttler.throttle(&map, Date::new(2026, 11, 27).unwrap(), &mut Stuck(draw))
+        let verdict = throttler.throttle(&map, Date::new(2026, 11, 27).unwrap(), &mut Stuck(draw));
+        (verdict.outcome, verdict.rule.to_owned())
     }
 
     #[test]
@@ -262,8 +318,8 @@ result = "ACCEPT"
             (json!({}), 0, Outcome::Accept, "everything_else"),
         ];
         for (annotations, draw, outcome, rule) in cases {
-            let v = verdict(annotations.clone(), draw);
-            assert_eq!((v.outcome, v.rule), (outcome, rule), "{annotations}");
+            let (decided, by) = verdict(annotations.clone(), draw);
+            assert_eq!((decided, by.as_str()), (outcome, rule), "{annotations}");
         }
     }
 
@@ -301,7 +357,9 @@ result = "ACCEPT"
             ("", "missing field"),
         ];
         for (text, expected) in bad {
-            let error = RuleFile::parse(Path::new("r.toml"), text).unwrap_err();
+            let error = RuleFile::parse(Path::new("r.toml"), text)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
     }
