@@ -1,9 +1,11 @@
 //! antenna: a crash-report collector speaking Mozilla Antenna's wire protocol.
 //!
-//! The path of one crash: [`server`] accepts it, [`submit`] checks and parses it (with
-//! [`multipart`], [`throttle`] and [`crash_id`]), [`crashmover`] saves it through a
-//! [`storage`] backend, and only then is the client answered.
-#![warn(missing_docs)]
+//! The path of one crash: [`server`] accepts it and hands it to the [`router`], [`submit`]
+//! checks and parses it (with [`multipart`], [`gzip`], [`throttle`] and [`crash_id`]),
+//! [`crashmover`] saves it through a [`storage`] backend, and only then is the client
+//! answered; the id is then published through a [`publish`] backend. [`app`] builds it all
+//! from [`config`].
+#![deny(missing_docs, missing_debug_implementations)]
 
 pub mod app;
 pub mod aws;

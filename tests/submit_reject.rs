@@ -160,7 +160,7 @@ fn storage_failure_answers_500_after_retries() {
     let collector = Collector::start(&[("CRASHMOVER_MAX_ATTEMPTS", "3")]);
     // A file where today's directory should be makes every save fail, even for root.
     let probe = collector.send(&post(&valid_body(), "")).crash_id();
-    let day = collector.crash_root().join(format!("20{}", &probe[30..]));
+    let day = collector.layout().day(&probe);
     std::fs::remove_dir_all(&day).unwrap();
     std::fs::write(&day, b"in the way").unwrap();
 
@@ -189,7 +189,7 @@ fn full_queue_answers_503_with_retry_after() {
         ("CRASHMOVER_RETRY_SLEEP_SECONDS", "1"),
     ]);
     let probe = collector.send(&post(&valid_body(), "")).crash_id();
-    let day = collector.crash_root().join(format!("20{}", &probe[30..]));
+    let day = collector.layout().day(&probe);
     std::fs::remove_dir_all(&day).unwrap();
     std::fs::write(&day, b"in the way").unwrap();
 

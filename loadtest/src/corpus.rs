@@ -9,6 +9,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use antenna::storage::fs::FsLayout;
+use antenna_testkit::Multipart;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -57,54 +59,23 @@ fn save(dir: &Path, index: usize, recorded: &Recorded) -> io::Result<()> {
     fs::write(dir.join(format!("{index:06}.body")), &recorded.body)
 }
 
-/// A multipart body writer.
-struct Multipart {
-    boundary: String,
-    body: Vec<u8>,
+/// A multipart body with a random boundary, as reporters make them.
+fn multipart(rng: &mut impl Rng) -> Multipart {
+    Multipart::with_boundary(&format!(
+        "------------------------{:016x}",
+        rng.random::<u64>()
+    ))
 }
 
-impl Multipart {
-    fn new(rng: &mut impl Rng) -> Multipart {
-        Multipart {
-            boundary: format!("------------------------{:016x}", rng.random::<u64>()),
-            body: Vec::new(),
-        }
-    }
-
-    fn field(&mut self, name: &str, value: &str) {
-        let head = format!(
-            "--{}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n",
-            self.boundary
-        );
-        self.body.extend_from_slice(head.as_bytes());
-        self.body.extend_from_slice(value.as_bytes());
-        self.body.extend_from_slice(b"\r\n");
-    }
-
-    fn file(&mut self, name: &str, data: &[u8]) {
-        let head = format!(
-            "--{}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.dmp\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-            self.boundary
-        );
-        self.body.extend_from_slice(head.as_bytes());
-        self.body.extend_from_slice(data);
-        self.body.extend_from_slice(b"\r\n");
-    }
-
-    fn finish(mut self, user_agent: &str) -> Recorded {
-        self.body
-            .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
-        Recorded {
-            headers: vec![
-                ("Host".into(), "localhost".into()),
-                ("User-Agent".into(), user_agent.into()),
-                (
-                    "Content-Type".into(),
-                    format!("multipart/form-data; boundary={}", self.boundary),
-                ),
-            ],
-            body: self.body,
-        }
+/// The request that sends `multipart` with `user_agent`.
+fn recorded(multipart: Multipart, user_agent: &str) -> Recorded {
+    Recorded {
+        headers: vec![
+            ("Host".into(), "localhost".into()),
+            ("User-Agent".into(), user_agent.into()),
+            ("Content-Type".into(), multipart.content_type()),
+        ],
+        body: multipart.build(),
     }
 }
 
@@ -167,8 +138,8 @@ pub fn synthesize(
         if path.extension().is_some_and(|ext| ext == "json") {
             let value: Value = serde_json::from_slice(&fs::read(&path)?)
                 .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-            if let Value::Object(map) = value {
-                annotation_sets.push(map);
+            if value.is_object() {
+                annotation_sets.push(value);
             }
         }
     }
@@ -181,28 +152,21 @@ pub fn synthesize(
         "Mozilla/5.0 CrashReporter",
     ];
     for index in 0..count {
-        let mut multipart = Multipart::new(&mut rng);
         let annotations = &annotation_sets[rng.random_range(0..annotation_sets.len())];
-        for (name, value) in annotations {
-            let text = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            multipart.field(name, &text);
-        }
+        let mut body = multipart(&mut rng).fields(annotations);
         let seed_dump = &seeds[rng.random_range(0..seeds.len())];
         let size = fixed_size.unwrap_or_else(|| draw_size(&mut rng));
-        multipart.file(
+        body = body.dump(
             "upload_file_minidump",
             &dump_of_size(seed_dump, size, &mut rng),
         );
         if rng.random_range(0..10) == 0 {
             // Some reports carry a second, browser-process dump.
             let other = &seeds[rng.random_range(0..seeds.len())];
-            multipart.file("upload_file_minidump_browser", other);
+            body = body.dump("upload_file_minidump_browser", other);
         }
         let user_agent = user_agents[rng.random_range(0..user_agents.len())];
-        save(out, index, &multipart.finish(user_agent))?;
+        save(out, index, &recorded(body, user_agent))?;
     }
     Ok(())
 }
@@ -210,45 +174,34 @@ pub fn synthesize(
 /// Turns crashes stored by an fs backend under `root` back into requests in `out`: the raw
 /// crash's annotations as form fields (collector fields left out), its dumps as files.
 pub fn from_fs(root: &Path, out: &Path) -> io::Result<usize> {
-    let mut raw_crashes = Vec::new();
-    for day in fs::read_dir(root)?.flatten() {
-        let dir = day.path().join("raw_crash");
-        if let Ok(entries) = fs::read_dir(&dir) {
-            raw_crashes.extend(entries.flatten().map(|e| (day.path(), e.path())));
-        }
-    }
-    raw_crashes.sort();
+    let layout = FsLayout::new(root);
+    let crash_ids = layout.crash_ids()?;
     let mut rng = StdRng::seed_from_u64(0);
-    for (index, (day, path)) in raw_crashes.iter().enumerate() {
-        let raw: Value = serde_json::from_slice(&fs::read(path)?)
+    for (index, crash_id) in crash_ids.iter().enumerate() {
+        let path = layout.raw_crash(crash_id);
+        let raw: Value = serde_json::from_slice(&fs::read(&path)?)
             .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
-        let Value::Object(raw) = raw else { continue };
-        let crash_id = raw.get("uuid").and_then(Value::as_str).unwrap_or_default();
-        let mut multipart = Multipart::new(&mut rng);
-        for (name, value) in &raw {
-            if ["metadata", "uuid", "submitted_timestamp", "version"].contains(&name.as_str()) {
-                continue;
-            }
-            let text = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            multipart.field(name, &text);
-        }
-        let names: Vec<String> = fs::read(day.join("dump_names").join(format!("{crash_id}.json")))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        for name in names {
-            if let Ok(bytes) = fs::read(day.join(&name).join(crash_id)) {
-                multipart.file(&name, &bytes);
-            }
-        }
+        let Value::Object(mut raw) = raw else {
+            continue;
+        };
         let user_agent = raw["metadata"]["user_agent"]
             .as_str()
             .unwrap_or("None")
             .to_owned();
-        save(out, index, &multipart.finish(&user_agent))?;
+        for collector_field in ["metadata", "uuid", "submitted_timestamp", "version"] {
+            raw.remove(collector_field);
+        }
+        let mut body = multipart(&mut rng).fields(&Value::Object(raw));
+        let names: Vec<String> = fs::read(layout.dump_names(crash_id))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        for name in names {
+            if let Ok(bytes) = fs::read(layout.dump(&name, crash_id)) {
+                body = body.dump(&name, &bytes);
+            }
+        }
+        save(out, index, &recorded(body, &user_agent))?;
     }
-    Ok(raw_crashes.len())
+    Ok(crash_ids.len())
 }

@@ -14,138 +14,22 @@
 //! loopback unless `--allow-remote` is given. `--sink-baseline` first runs the same load
 //! against a null sink it starts itself (same machine, same run) and reports both.
 
+mod args;
 mod corpus;
+mod procstat;
+mod report;
 mod run;
 mod sink;
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
-type Args = HashMap<String, String>;
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut out = HashMap::new();
-    let mut iter = args.iter().peekable();
-    while let Some(arg) = iter.next() {
-        let key = arg
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
-        let value = match iter.peek() {
-            Some(next) if !next.starts_with("--") => iter.next().cloned().unwrap_or_default(),
-            _ => "true".to_owned(),
-        };
-        out.insert(key.to_owned(), value);
-    }
-    Ok(out)
-}
-
-fn get<T: std::str::FromStr>(args: &Args, key: &str, default: T) -> Result<T, String> {
-    match args.get(key) {
-        None => Ok(default),
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("--{key}: cannot use {text:?}")),
-    }
-}
-
-fn required<'a>(args: &'a Args, key: &str) -> Result<&'a str, String> {
-    args.get(key)
-        .map(String::as_str)
-        .ok_or_else(|| format!("--{key} is required"))
-}
-
-/// The report of one run.
-#[derive(Debug, Serialize)]
-struct Report {
-    label: String,
-    url: String,
-    mode: String,
-    connections: usize,
-    gzip: bool,
-    chunked: bool,
-    requests: u64,
-    errors: u64,
-    elapsed_s: f64,
-    crashes_per_s: f64,
-    crashes_per_min: f64,
-    /// Answers that were 200 (accepted), per second: excludes 503s of a shedding server.
-    accepted_per_s: f64,
-    mb_per_s: f64,
-    statuses: HashMap<u16, u64>,
-    latency_ms: Latency,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_cpu_ms_per_crash: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_peak_rss_mb: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ids_missing_in_storage: Option<usize>,
-}
-
-#[derive(Debug, Serialize)]
-struct Latency {
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-}
-
-/// Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream
-/// kernel configuration).
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
-
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / CLOCK_TICKS_PER_SECOND)
-}
-
-fn rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
-
-fn parse_url(url: &str, allow_remote: bool) -> Result<(SocketAddr, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// URLs (put TLS in front with nginx, not here)")?;
-    let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], rest[at..].to_owned()),
-        None => (rest, "/submit".to_owned()),
-    };
-    let addr = authority
-        .to_socket_addrs()
-        .map_err(|e| format!("{authority}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{authority}: no address"))?;
-    if !addr.ip().is_loopback() && !allow_remote {
-        return Err(format!(
-            "{addr} is not loopback; pass --allow-remote to load it"
-        ));
-    }
-    Ok((addr, path))
-}
-
-fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
-    histogram.value_at_quantile(quantile) as f64 / 1000.0
-}
+use args::{get, parse_args, parse_url, required, Args};
+use procstat::{cpu_seconds, rss_mb};
+use report::{ms, print_report, Latency, Report};
 
 /// Runs the load once against `url`, watching `server_pid` if given.
 fn measure(
@@ -214,41 +98,6 @@ fn measure(
         ids_missing_in_storage: None,
     };
     Ok((report, outcome.crash_ids))
-}
-
-fn print_report(report: &Report) {
-    let mut statuses: Vec<_> = report.statuses.iter().collect();
-    statuses.sort();
-    println!("== {} ({})", report.label, report.url);
-    println!(
-        "   {} · {} connections · gzip {} · chunked {}",
-        report.mode, report.connections, report.gzip, report.chunked
-    );
-    println!(
-        "   {} requests in {:.2} s: {:.0} crashes/s ({:.0}/min, {:.0}/s answered 200), {:.1} MB/s; errors {}; statuses {:?}",
-        report.requests,
-        report.elapsed_s,
-        report.crashes_per_s,
-        report.crashes_per_min,
-        report.accepted_per_s,
-        report.mb_per_s,
-        report.errors,
-        statuses
-    );
-    let l = &report.latency_ms;
-    println!(
-        "   latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-        l.p50, l.p90, l.p99, l.p999, l.max
-    );
-    if let Some(cpu) = report.server_cpu_ms_per_crash {
-        println!("   server CPU (user+system): {cpu:.3} ms per crash");
-    }
-    if let Some(rss) = report.server_peak_rss_mb {
-        println!("   server peak RSS: {rss:.1} MB");
-    }
-    if let Some(missing) = report.ids_missing_in_storage {
-        println!("   crash ids missing in storage: {missing}");
-    }
 }
 
 /// Starts `antenna-loadtest sink` as a child process; returns it with its address.
@@ -329,17 +178,11 @@ fn command_run(args: &Args) -> Result<(), String> {
     plan.addr = addr;
     let (mut report, ids) = measure("antenna", url, &plan, requests, server_pid)?;
     if let Some(root) = args.get("check-fs") {
-        let root = PathBuf::from(root);
+        let layout = antenna::storage::fs::FsLayout::new(root);
         let missing = ids
             .iter()
             .filter(|id| id.len() == 36)
-            .filter(|id| {
-                !root
-                    .join(format!("20{}", &id[30..]))
-                    .join("raw_crash")
-                    .join(format!("{id}.json"))
-                    .exists()
-            })
+            .filter(|id| !layout.raw_crash(id).exists())
             .count();
         report.ids_missing_in_storage = Some(missing);
     }
@@ -376,10 +219,9 @@ fn main() -> ExitCode {
     };
     let result = parse_args(rest).and_then(|args| match command.as_str() {
         "synth" => {
-            let corpus_dir = args.get("corpus").map_or_else(
-                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata"),
-                PathBuf::from,
-            );
+            let corpus_dir = args
+                .get("corpus")
+                .map_or_else(antenna_testkit::testdata_dir, PathBuf::from);
             let size = args
                 .get("size")
                 .map(|s| s.parse())

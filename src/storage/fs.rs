@@ -24,43 +24,112 @@ use rand::RngCore;
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::crash::CrashReport;
 
+/// Where each file of a crash lives under a root: the one place that knows the layout
+/// (storage, tests and the load harness all ask it).
+#[derive(Debug, Clone)]
+pub struct FsLayout {
+    root: PathBuf,
+}
+
+impl FsLayout {
+    /// The layout under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> FsLayout {
+        FsLayout { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/<YYYYMMDD>`: the directory of the day a crash id ends with.
+    pub fn day(&self, crash_id: &str) -> PathBuf {
+        let yymmdd = crash_id
+            .get(crash_id.len().saturating_sub(6)..)
+            .unwrap_or("");
+        self.root.join(format!("20{yymmdd}"))
+    }
+
+    /// The raw crash, written last.
+    pub fn raw_crash(&self, crash_id: &str) -> PathBuf {
+        self.day(crash_id)
+            .join("raw_crash")
+            .join(format!("{crash_id}.json"))
+    }
+
+    /// The sorted list of dump names.
+    pub fn dump_names(&self, crash_id: &str) -> PathBuf {
+        self.day(crash_id)
+            .join("dump_names")
+            .join(format!("{crash_id}.json"))
+    }
+
+    /// The dump `name`; the empty name stores directly under the day, as Antenna does.
+    pub fn dump(&self, name: &str, crash_id: &str) -> PathBuf {
+        let day = self.day(crash_id);
+        if name.is_empty() {
+            return day.join(crash_id);
+        }
+        day.join(name).join(crash_id)
+    }
+
+    /// The ids of every stored raw crash, sorted.
+    pub fn crash_ids(&self) -> std::io::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for day in fs::read_dir(&self.root)?.flatten() {
+            let Ok(entries) = fs::read_dir(day.path().join("raw_crash")) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(id) = name
+                    .strip_suffix(".json")
+                    .filter(|_| !name.starts_with('.'))
+                {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
 /// Stores crashes under a root directory.
 #[derive(Debug, Clone)]
 pub struct FsStorage {
-    root: PathBuf,
+    layout: FsLayout,
 }
 
 impl FsStorage {
     /// Storage under `root` (created at start-up if missing).
     pub fn new(root: impl Into<PathBuf>) -> FsStorage {
-        FsStorage { root: root.into() }
+        FsStorage {
+            layout: FsLayout::new(root),
+        }
     }
 
     fn save_blocking(&self, crash: &CrashReport) -> Result<(), StorageError> {
         let id = crash.crash_id.as_str();
-        let day = self.root.join(crash.crash_id.date_key());
         write_atomic(
-            &day.join("dump_names"),
-            &format!("{id}.json"),
+            &self.layout.dump_names(id),
             crash.dump_names_json().as_bytes(),
         )?;
         for (name, bytes) in &crash.dumps {
-            // The empty dump name stores directly under the day, as Antenna does.
-            write_atomic(&day.join(name), id, bytes)?;
+            write_atomic(&self.layout.dump(name, id), bytes)?;
         }
         write_atomic(
-            &day.join("raw_crash"),
-            &format!("{id}.json"),
+            &self.layout.raw_crash(id),
             crash.raw_crash_json().as_bytes(),
         )
     }
 
     fn verify_blocking(&self) -> Result<(), StorageError> {
-        fs::create_dir_all(&self.root).map_err(io("create directory", &self.root))?;
-        let probe = format!(".antenna-probe-{:016x}", rand::rng().next_u64());
-        write_atomic(&self.root, &probe, b"test")?;
-        let path = self.root.join(&probe);
-        fs::remove_file(&path).map_err(io("remove", &path))
+        let root = self.layout.root();
+        fs::create_dir_all(root).map_err(io("create directory", root))?;
+        let probe = root.join(format!(".antenna-probe-{:016x}", rand::rng().next_u64()));
+        write_atomic(&probe, b"test")?;
+        fs::remove_file(&probe).map_err(io("remove", &probe))
     }
 }
 
@@ -72,14 +141,20 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> St
     }
 }
 
-/// Writes `dir/name` through a temporary file and a rename.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
-    let final_path = dir.join(name);
+/// Writes `final_path` through a temporary file in the same directory and a rename.
+fn write_atomic(final_path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let (Some(dir), Some(name)) = (final_path.parent(), final_path.file_name()) else {
+        return Err(StorageError::Backend(format!(
+            "{} is not a file path",
+            final_path.display()
+        )));
+    };
+    let name = name.to_string_lossy();
     let temp_path = dir.join(format!(".{name}.{:08x}.tmp", rand::rng().next_u32()));
     let write = || -> std::io::Result<()> {
         let result = fs::File::create(&temp_path)
             .and_then(|mut file| file.write_all(bytes))
-            .and_then(|()| fs::rename(&temp_path, &final_path));
+            .and_then(|()| fs::rename(&temp_path, final_path));
         if result.is_err() {
             let _ = fs::remove_file(&temp_path);
         }
@@ -89,9 +164,9 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             // The day's directory does not exist yet: make it and try once more.
             fs::create_dir_all(dir).map_err(io("create directory", dir))?;
-            write().map_err(io("write", &final_path))
+            write().map_err(io("write", final_path))
         }
-        result => result.map_err(io("write", &final_path)),
+        result => result.map_err(io("write", final_path)),
     }
 }
 
@@ -110,7 +185,7 @@ impl CrashStorage for FsStorage {
     }
 
     fn check_health(&self) -> StorageFuture<'_> {
-        let root = self.root.clone();
+        let root = self.layout.root().to_owned();
         Box::pin(async move {
             let metadata =
                 tokio::task::spawn_blocking(move || fs::metadata(&root).map_err(io("stat", &root)))
