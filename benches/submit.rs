@@ -1,6 +1,7 @@
 //! An in-process `POST /submit` of a 400 KB crash, no sockets: head checks, body reading,
 //! multipart, extraction, throttle, checksum, raw crash, queue hand-off and the save itself
-//! (fs into a temporary directory, or noop to see the request path alone).
+//! (fs into a temporary directory, with and without fsync, or noop to see the request path
+//! alone).
 
 mod support;
 
@@ -87,21 +88,26 @@ fn bench(c: &mut Criterion) {
             assert_eq!(response.status(), 200);
         })
     });
-    let fs = collector(Arc::new(FsStorage::new(&root)));
-    let fs_queue = fs.app.submitter.save_queue(0);
-    group.bench_function("fs", |b| {
-        b.iter(|| {
-            let response = runtime.block_on(fs.app.submitter.handle(
-                request(&body, false),
-                None,
-                &fs_queue,
-            ));
-            assert_eq!(response.status(), 200);
-        })
-    });
+    let mut collectors = vec![noop];
+    for (name, fsync) in [("fs_fsync", true), ("fs_no_fsync", false)] {
+        let fs = collector(Arc::new(FsStorage::new(root.join(name), fsync)));
+        let queue = fs.app.submitter.save_queue(0);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let response = runtime.block_on(fs.app.submitter.handle(
+                    request(&body, false),
+                    None,
+                    &queue,
+                ));
+                assert_eq!(response.status(), 200);
+            })
+        });
+        collectors.push(fs);
+    }
     group.finish();
-    noop.shutdown();
-    fs.shutdown();
+    for collector in collectors {
+        collector.shutdown();
+    }
     let _ = std::fs::remove_dir_all(&root);
 }
 

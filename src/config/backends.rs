@@ -13,6 +13,8 @@ pub enum StorageConfig {
     Fs {
         /// `CRASHMOVER_CRASHSTORAGE_FS_ROOT`.
         root: PathBuf,
+        /// `CRASHMOVER_CRASHSTORAGE_FS_FSYNC`: saves are on stable storage before the answer.
+        fsync: bool,
     },
     /// An S3 bucket.
     S3(S3Config),
@@ -24,7 +26,7 @@ impl StorageConfig {
     /// The backend and where it stores, for start-up errors.
     pub fn label(&self) -> String {
         match self {
-            StorageConfig::Fs { root } => format!("fs (root {})", root.display()),
+            StorageConfig::Fs { root, .. } => format!("fs (root {})", root.display()),
             StorageConfig::S3(_) => "s3".to_owned(),
             StorageConfig::Noop => "noop".to_owned(),
         }
@@ -238,6 +240,7 @@ pub fn read_storage(r: &Reader<'_, impl Env>) -> Result<StorageConfig, ConfigErr
     Ok(match class.as_str() {
         "fs" | "antenna.ext.fs.crashstorage.FSCrashStorage" => StorageConfig::Fs {
             root: PathBuf::from(r.text_or("CRASHMOVER_CRASHSTORAGE_FS_ROOT", "./crashdata")),
+            fsync: r.flag("CRASHMOVER_CRASHSTORAGE_FS_FSYNC", true)?,
         },
         "noop" | "antenna.ext.crashstorage_base.NoOpCrashStorage" => StorageConfig::Noop,
         "s3" | "antenna.ext.s3.crashstorage.S3CrashStorage" => {

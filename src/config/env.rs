@@ -124,6 +124,20 @@ impl<'a, E: Env> Reader<'a, E> {
             .ok_or_else(|| invalid(var, "", format!("required when {because}")))
     }
 
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`), or `default`.
+    pub fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let flag = match self.raw(var) {
+            None => default,
+            Some(value) => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(invalid(var, &value, "expected true or false")),
+            },
+        };
+        self.record(var, flag.to_string());
+        Ok(flag)
+    }
+
     /// A whole number in `min..=max` from the first of `vars` that is set (aliases), or
     /// `default`; listed under the first name.
     pub fn number<T>(

@@ -274,7 +274,8 @@ mod tests {
         assert_eq!(
             config.storage,
             StorageConfig::Fs {
-                root: PathBuf::from("./crashdata")
+                root: PathBuf::from("./crashdata"),
+                fsync: true,
             }
         );
         assert_eq!(config.throttle_rules, RuleSet::Mozilla);
@@ -322,6 +323,7 @@ mod tests {
             ("LOGGING_LEVEL", "LOUD"),
             ("ANTENNA_RUNTIME", "green-threads"),
             ("ANTENNA_BROKEN_CREDENTIALS", "nocolon"),
+            ("CRASHMOVER_CRASHSTORAGE_FS_FSYNC", "sometimes"),
         ];
         for (var, value) in cases {
             let error = Config::from(&env(&[(var, value)])).unwrap_err();

@@ -11,16 +11,20 @@
 //! that sees it sees a whole crash. Writes run on tokio's blocking pool: file I/O would
 //! otherwise stall the crashmover runtime's threads.
 //!
-//! Files are not fsync'd: a crash survives the collector dying (the page cache has it) but
-//! not the machine losing power before the kernel flushes it. Production runs S3.
+//! With fsync on (the default, `CRASHMOVER_CRASHSTORAGE_FS_FSYNC`), a save returns only once
+//! its files and their directory entries are on stable storage: after the renames, the save
+//! joins a group commit ([`super::group_commit`]), so concurrent saves share one sync. With
+//! it off, a crash survives the collector dying (the page cache has it) but not the machine
+//! losing power before the kernel flushes it.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rand::RngCore;
 
+use super::group_commit::GroupCommit;
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::crash::CrashReport;
 
@@ -99,14 +103,40 @@ impl FsLayout {
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     layout: FsLayout,
+    fsync: bool,
+    /// Opened by the start-up check (the root exists from then on).
+    commit: Arc<OnceLock<GroupCommit>>,
 }
 
 impl FsStorage {
-    /// Storage under `root` (created at start-up if missing).
-    pub fn new(root: impl Into<PathBuf>) -> FsStorage {
+    /// Storage under `root` (created at start-up if missing); with `fsync`, saves are
+    /// durable when they return.
+    pub fn new(root: impl Into<PathBuf>, fsync: bool) -> FsStorage {
         FsStorage {
             layout: FsLayout::new(root),
+            fsync,
+            commit: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Syncs run so far (0 with fsync off).
+    pub fn syncs(&self) -> u64 {
+        self.commit.get().map_or(0, GroupCommit::syncs)
+    }
+
+    fn make_durable(&self) -> Result<(), StorageError> {
+        if !self.fsync {
+            return Ok(());
+        }
+        let root = self.layout.root();
+        let commit = match self.commit.get() {
+            Some(commit) => commit,
+            None => {
+                let opened = GroupCommit::open(root).map_err(io("open", root))?;
+                self.commit.get_or_init(|| opened)
+            }
+        };
+        commit.commit().map_err(io("syncfs", root))
     }
 
     fn save_blocking(&self, crash: &CrashReport) -> Result<(), StorageError> {
@@ -121,7 +151,8 @@ impl FsStorage {
         write_atomic(
             &self.layout.raw_crash(id),
             crash.raw_crash_json().as_bytes(),
-        )
+        )?;
+        self.make_durable()
     }
 
     fn verify_blocking(&self) -> Result<(), StorageError> {
@@ -129,7 +160,8 @@ impl FsStorage {
         fs::create_dir_all(root).map_err(io("create directory", root))?;
         let probe = root.join(format!(".antenna-probe-{:016x}", rand::rng().next_u64()));
         write_atomic(&probe, b"test")?;
-        fs::remove_file(&probe).map_err(io("remove", &probe))
+        fs::remove_file(&probe).map_err(io("remove", &probe))?;
+        self.make_durable()
     }
 }
 

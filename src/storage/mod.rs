@@ -13,6 +13,7 @@ use crate::config::StorageConfig;
 use crate::crash::CrashReport;
 
 pub mod fs;
+pub mod group_commit;
 pub mod memory;
 pub mod noop;
 pub mod s3;
@@ -63,7 +64,7 @@ pub trait CrashStorage: Send + Sync + 'static {
 /// [`CrashStorage::verify_at_startup`].
 pub async fn build(config: &StorageConfig, dump_field: &str) -> Arc<dyn CrashStorage> {
     match config {
-        StorageConfig::Fs { root } => Arc::new(fs::FsStorage::new(root)),
+        StorageConfig::Fs { root, fsync } => Arc::new(fs::FsStorage::new(root, *fsync)),
         StorageConfig::Noop => Arc::new(noop::NoopStorage),
         StorageConfig::S3(s3) => Arc::new(s3::S3Storage::connect(s3, dump_field).await),
     }
