@@ -94,11 +94,8 @@ fn bench(c: &mut Criterion) {
         let queue = fs.app.submitter.save_queue(0);
         group.bench_function(name, |b| {
             b.iter(|| {
-                let response = runtime.block_on(fs.app.submitter.handle(
-                    request(&body, false),
-                    None,
-                    &queue,
-                ));
+                let response =
+                    runtime.block_on(fs.app.submitter.handle(request(&body, false), None, &queue));
                 assert_eq!(response.status(), 200);
             })
         });
