@@ -29,6 +29,13 @@ fn collector(storage: Arc<dyn CrashStorage>) -> Collector {
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([(
+        "CRASHMOVER_SPOOL_DIR".to_string(),
+        std::env::temp_dir()
+            .join(format!("antenna-bench-spool-{}", std::process::id()))
+            .display()
+            .to_string(),
+    )])
     .collect();
     let config = Config::from(&env).unwrap();
     let runtime = app::movers_runtime(&config).unwrap();

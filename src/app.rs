@@ -11,11 +11,12 @@ use std::sync::Arc;
 use tokio::runtime::Runtime;
 
 use crate::config::Config;
-use crate::crashmover::{Crashmover, MoverPool, RetryPolicy};
+use crate::crashmover::{Crashmover, MoverPool, MoverSettings, RetryPolicy};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::publish::{self, CrashPublisher, PublishError};
 use crate::server::{self, AcceptorSettings, Acceptors};
+use crate::spool::{Spool, SpoolError};
 use crate::storage::{self, CrashStorage, StorageError};
 use crate::submit::Submitter;
 
@@ -46,6 +47,14 @@ pub enum StartupError {
         backend: String,
         /// What failed.
         source: PublishError,
+    },
+    /// The spool directory cannot be used.
+    #[error("spool {dir} failed its start-up check: {source}")]
+    Spool {
+        /// `CRASHMOVER_SPOOL_DIR`.
+        dir: String,
+        /// What failed.
+        source: SpoolError,
     },
     /// A socket could not be bound, or a thread or runtime not started.
     #[error("{what}: {source}")]
@@ -114,19 +123,31 @@ pub fn build(
     runtime
         .block_on(publisher.verify_at_startup())
         .map_err(|source| StartupError::Publisher {
-            backend: publisher.name().to_owned(),
+            backend: config.publish.label().to_owned(),
             source,
         })?;
-    let crashmover = Arc::new(Crashmover::new(
-        storage,
-        publisher,
-        metrics.clone(),
-        config.workers,
-        config.queue_capacity,
-        RetryPolicy {
+    let spool = Spool::open(&config.spool_dir, config.spool_max_bytes).map_err(|source| {
+        StartupError::Spool {
+            dir: config.spool_dir.display().to_string(),
+            source,
+        }
+    })?;
+    let settings = MoverSettings {
+        queues: config.workers,
+        capacity: config.queue_capacity,
+        policy: RetryPolicy {
             max_attempts: config.max_attempts,
             sleep: config.retry_sleep,
         },
+        shutdown_timeout: config.shutdown_timeout,
+    };
+    let crashmover = Arc::new(Crashmover::new(
+        storage,
+        publisher,
+        Arc::new(spool),
+        metrics.clone(),
+        settings,
+        runtime.handle().clone(),
     ));
     let movers = MoverPool::start(
         runtime,

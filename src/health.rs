@@ -82,6 +82,14 @@ impl Health {
             .storage_runtime
             .spawn(async move { publisher.check_health().await.map_err(|e| e.to_string()) });
         let mut errors = Vec::new();
+        let spool = self.crashmover.spool().stats();
+        // Above 90% the spool may soon refuse crashes: page someone while there is room.
+        if spool.bytes.saturating_mul(10) > spool.max_bytes.saturating_mul(9) {
+            errors.push(json!({
+                "name": "Spool",
+                "msg": format!("spool over 90% full: {} of {} bytes", spool.bytes, spool.max_bytes),
+            }));
+        }
         for (name, check) in [
             (storage_name, storage_check),
             (publisher_name, publisher_check),
@@ -101,6 +109,11 @@ impl Health {
             "info": {
                 "hostname": self.hostname,
                 "save_queue_size": self.crashmover.queue_depth(),
+                "spool": {
+                    "crashes": spool.crashes,
+                    "bytes": spool.bytes,
+                    "max_bytes": spool.max_bytes,
+                },
                 "uptime_seconds": self.started.elapsed().as_secs(),
             },
         });

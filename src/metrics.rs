@@ -41,6 +41,12 @@ pub enum Counter {
     SaveCrashDropped,
     /// A crash id could not be published after every attempt.
     PublishCrashDropped,
+    /// A crash was written to the spool instead of storage (SPEC §9).
+    Spooled,
+    /// A spooled crash was saved to storage and left the spool.
+    Unspooled,
+    /// A crash id whose publish failed was kept in the spool to publish later.
+    PublishSpooled,
     /// `/__broken__` was called.
     HealthBroken,
     /// `/__version__` was called.
@@ -78,6 +84,12 @@ pub enum Histogram {
 pub enum Gauge {
     /// Crashes waiting in the save queues; climbing means storage is slower than arrivals.
     SaveQueueSize,
+    /// Crashes in the spool.
+    SpoolSize,
+    /// Bytes in the spool.
+    SpoolBytes,
+    /// Age of the oldest spooled crash, in seconds (0 when empty).
+    SpoolOldestAge,
 }
 
 impl Counter {
@@ -94,6 +106,9 @@ impl Counter {
             Counter::SaveCrash => "collector.crashmover.save_crash.count",
             Counter::SaveCrashDropped => "collector.crashmover.save_crash_dropped.count",
             Counter::PublishCrashDropped => "collector.crashmover.publish_crash_dropped.count",
+            Counter::Spooled => "collector.crashmover.spooled.count",
+            Counter::Unspooled => "collector.crashmover.unspooled.count",
+            Counter::PublishSpooled => "collector.crashmover.publish_spooled.count",
             Counter::HealthBroken => "collector.health.broken.count",
             Counter::HealthVersion => "collector.health.version.count",
             Counter::HealthLbheartbeat => "collector.health.lbheartbeat.count",
@@ -129,6 +144,9 @@ impl Gauge {
     pub fn name(self) -> &'static str {
         match self {
             Gauge::SaveQueueSize => "collector.crashmover.save_queue_size",
+            Gauge::SpoolSize => "collector.crashmover.spool_size",
+            Gauge::SpoolBytes => "collector.crashmover.spool_bytes",
+            Gauge::SpoolOldestAge => "collector.crashmover.spool_oldest_age",
         }
     }
 }

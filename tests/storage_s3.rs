@@ -135,11 +135,16 @@ fn refused_line(env: &[(&str, String)]) -> String {
 }
 
 /// Every crash id's raw crash is in the bucket.
+/// Every crash of `ids` reaches the bucket (waiting, bounded, for the drainer).
 fn assert_in_bucket(server: &S3Server, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     for id in ids {
         let date = format!("20{}", &id[30..]);
         let key = format!("v1/raw_crash/{date}/{id}");
-        assert!(server.object(&key).is_some(), "{id} missing");
+        while server.object(&key).is_none() {
+            assert!(Instant::now() < deadline, "{id} missing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -167,7 +172,7 @@ fn unreachable_s3_or_missing_bucket_refuses_to_start() {
 }
 
 #[test]
-fn s3_outage_mid_run_then_recovery() {
+fn s3_outage_is_ridden_out_in_the_spool() {
     let mut server = S3Server::start();
     let collector = start_with(
         &server,
@@ -179,9 +184,21 @@ fn s3_outage_mid_run_then_recovery() {
     let annotations = json!({"ProductName": "Firefox"});
     let mut answered = vec![collector.send(&crash(&annotations, b"before")).crash_id()];
 
+    // S3 down: crashes are spooled and answered at once, never 500.
     server.stop();
-    let during = collector.send(&crash(&annotations, b"during"));
-    assert_eq!((during.status, during.body.len()), (500, 0));
+    for i in 0..5 {
+        let dump = format!("during {i}").into_bytes();
+        let started = Instant::now();
+        let id = collector.send(&crash(&annotations, &dump)).crash_id();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let spooled = format!("{id} spooled");
+        assert!(collector.logs_with(&spooled).contains(&spooled));
+        answered.push(id);
+    }
     let heartbeat = collector.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
     assert_eq!(heartbeat.status, 503);
     assert!(
@@ -189,15 +206,22 @@ fn s3_outage_mid_run_then_recovery() {
         "{}",
         heartbeat.text()
     );
+    let info: Value = serde_json::from_slice(&heartbeat.body).unwrap();
+    assert_eq!(info["info"]["spool"]["crashes"], 5, "{info}");
 
+    // S3 back: the drainer moves every spooled crash to the bucket; nothing was dropped.
     server.restart();
     answered.push(collector.send(&crash(&annotations, b"after")).crash_id());
+    for id in &answered[1..6] {
+        let unspooled = format!("{id} unspooled");
+        assert!(
+            collector.logs_with(&unspooled).contains(&unspooled),
+            "{id} never drained"
+        );
+    }
     assert_in_bucket(&server, &answered);
-    let logs = collector.logs_with("dropped");
-    assert!(
-        logs.contains("too many errors trying to save; dropped"),
-        "{logs}"
-    );
+    let logs = collector.logs().join("\n");
+    assert!(!logs.contains("dropped"), "{logs}");
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -210,7 +234,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[test]
-fn full_queues_answer_503_and_memory_stays_bounded() {
+fn full_queues_and_a_full_spool_answer_503_and_memory_stays_bounded() {
     let server = S3Server::start();
     let collector = start_with(
         &server,
@@ -218,6 +242,8 @@ fn full_queues_answer_503_and_memory_stays_bounded() {
             ("ANTENNA_WORKERS", "2"),
             ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "2"),
             ("CRASHMOVER_QUEUE_CAPACITY", "4"),
+            // Smaller than one crash: a full queue cannot spill into the spool.
+            ("CRASHMOVER_SPOOL_MAX_BYTES", "64KiB"),
         ],
     );
     let dump = vec![0x5a; 400 * 1024];
@@ -272,6 +298,43 @@ fn full_queues_answer_503_and_memory_stays_bounded() {
         "RSS grew {grown_mib} MiB (baseline {baseline} KiB, peak {peak} KiB)"
     );
     assert_in_bucket(&server, &accepted);
+}
+
+#[test]
+fn full_queues_spill_into_the_spool_and_every_crash_arrives() {
+    let server = S3Server::start();
+    let collector = start_with(
+        &server,
+        &[
+            ("ANTENNA_WORKERS", "2"),
+            ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "2"),
+            ("CRASHMOVER_QUEUE_CAPACITY", "2"),
+        ],
+    );
+    // S3 takes requests and never answers: saves hang, the queues fill, the rest spills.
+    server.pause(true);
+    let addr = collector.addr;
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let dump = format!("spilled crash {i}").into_bytes();
+                let request = crash(&json!({"ProductName": "Firefox"}), &dump);
+                Client::connect(addr).send(&request)
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while collector.logs().join("\n").matches(" spooled").count() < 10 {
+        assert!(Instant::now() < deadline, "{:?}", collector.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.pause(false);
+    let ids: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().crash_id())
+        .collect();
+    assert_eq!(ids.len(), 16);
+    assert_in_bucket(&server, &ids);
 }
 
 #[test]

@@ -121,6 +121,17 @@ pub enum PublishConfig {
     Sqs(SqsConfig),
 }
 
+impl PublishConfig {
+    /// The backend's setting value, for start-up errors.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PublishConfig::None => "none",
+            PublishConfig::Amqp(_) => "amqp",
+            PublishConfig::Sqs(_) => "sqs",
+        }
+    }
+}
+
 /// AMQP publishing settings.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpConfig {

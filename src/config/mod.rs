@@ -74,6 +74,10 @@ pub struct Config {
     pub max_attempts: u32,
     /// `CRASHMOVER_RETRY_SLEEP_SECONDS`: pause between tries (jittered ±50%).
     pub retry_sleep: Duration,
+    /// `CRASHMOVER_SPOOL_DIR`: the local spool (SPEC §9).
+    pub spool_dir: PathBuf,
+    /// `CRASHMOVER_SPOOL_MAX_BYTES`: the spool takes no crash past this size.
+    pub spool_max_bytes: u64,
     /// `CRASHMOVER_QUEUE_CAPACITY`: crashes waiting for a crashmover, per acceptor; when
     /// full, clients get 503 + Retry-After.
     pub queue_capacity: usize,
@@ -219,6 +223,13 @@ impl Config {
             max_attempts: r.number(&["CRASHMOVER_MAX_ATTEMPTS"], 5, 1, 100)?,
             retry_sleep: r.seconds("CRASHMOVER_RETRY_SLEEP_SECONDS", 2.0, 0.0)?,
             queue_capacity: r.number(&["CRASHMOVER_QUEUE_CAPACITY"], 256, 1, 1_000_000)?,
+            spool_dir: PathBuf::from(r.text_or("CRASHMOVER_SPOOL_DIR", "./spool")),
+            spool_max_bytes: r.size(
+                "CRASHMOVER_SPOOL_MAX_BYTES",
+                10 << 30,
+                (1 << 10, usize::MAX),
+                "expected a size of at least 1KiB, such as 10GiB",
+            )? as u64,
             dump_field: r.text_or("BREAKPAD_DUMP_FIELD", "upload_file_minidump"),
             throttle_rules,
             throttle_products,

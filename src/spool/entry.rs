@@ -4,6 +4,7 @@
 //! ```text
 //! "ANTSPOOL1"                      magic and format version
 //! u8                               1 when the id is to be published after the save
+//! u8, bytes                        the crash id
 //! u32 LE, bytes                    the raw crash as JSON
 //! u32 LE                           number of dumps
 //!   u16 LE, bytes                  dump name
@@ -34,8 +35,8 @@ pub enum DecodeError {
     /// The raw crash is not a JSON object.
     #[error("raw crash is not a JSON object: {0}")]
     RawCrash(#[source] serde_json::Error),
-    /// The raw crash's `uuid` is not a crash id.
-    #[error("raw crash has no valid uuid")]
+    /// The crash id is not one.
+    #[error("invalid crash id")]
     CrashId,
     /// A dump name is not UTF-8.
     #[error("dump name is not UTF-8")]
@@ -50,9 +51,12 @@ pub fn encode(crash: &CrashReport, publish: bool) -> Vec<u8> {
         .iter()
         .map(|(n, d)| 10 + n.len() + d.len())
         .sum();
-    let mut out = Vec::with_capacity(MAGIC.len() + 9 + raw.len() + dumps);
+    let mut out = Vec::with_capacity(MAGIC.len() + 46 + raw.len() + dumps);
     out.extend_from_slice(MAGIC);
     out.push(u8::from(publish));
+    let id = crash.crash_id.as_str().as_bytes();
+    out.push(id.len() as u8);
+    out.extend_from_slice(id);
     out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
     out.extend_from_slice(&raw);
     out.extend_from_slice(&(crash.dumps.len() as u32).to_le_bytes());
@@ -72,14 +76,14 @@ pub fn decode(file: Bytes) -> Result<(CrashReport, bool), DecodeError> {
         return Err(DecodeError::Magic);
     }
     let publish = reader.take(1)?[0] == 1;
+    let id_len = usize::from(reader.take(1)?[0]);
+    let crash_id = std::str::from_utf8(&reader.take(id_len)?)
+        .ok()
+        .and_then(|id| CrashId::parse_strict(id).ok())
+        .ok_or(DecodeError::CrashId)?;
     let raw_len = reader.u32()? as usize;
     let raw_crash: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&reader.take(raw_len)?).map_err(DecodeError::RawCrash)?;
-    let crash_id = raw_crash
-        .get("uuid")
-        .and_then(|uuid| uuid.as_str())
-        .and_then(|uuid| CrashId::parse_strict(uuid).ok())
-        .ok_or(DecodeError::CrashId)?;
     let count = reader.u32()?;
     let mut dumps = BTreeMap::new();
     for _ in 0..count {

@@ -216,6 +216,10 @@ impl CrashStorage for FsStorage {
         })
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn check_health(&self) -> StorageFuture<'_> {
         let root = self.layout.root().to_owned();
         Box::pin(async move {

@@ -57,6 +57,13 @@ pub trait CrashStorage: Send + Sync + 'static {
 
     /// A thorough check at start-up (write access included); failing it stops start-up.
     fn verify_at_startup(&self) -> StorageFuture<'_>;
+
+    /// Whether the storage is this machine's disk (fs, noop). For remote storage a crash
+    /// whose save fails is spooled locally; for local storage the spool would be the same
+    /// disk, so the save is retried instead.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// Builds the storage `config` asks for; `dump_field` is the form field stored as the main

@@ -21,6 +21,10 @@ impl CrashStorage for NoopStorage {
         })
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn check_health(&self) -> StorageFuture<'_> {
         Box::pin(async { Ok(()) })
     }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::crash::CrashReport;
 use crate::crash_id::{CrashId, IdKind};
-use crate::crashmover::{Crashmover, SaveOutcome, SaveQueue};
+use crate::crashmover::{Crashmover, NotSaved, SaveQueue};
 use crate::metrics::{Counter, Metrics, Timer};
 use crate::response::{self, FullResponse};
 use crate::secret::Secret;
@@ -173,12 +173,10 @@ impl Submitter {
                     verdict.rule,
                     client.as_deref().unwrap_or("unknown")
                 );
-                let outcome = queue
-                    .enqueue(crash, verdict.outcome != Outcome::Defer)
-                    .map_err(|_| Reject::QueueFull)?;
-                match outcome.await {
-                    Ok(SaveOutcome::Saved) => Ok(crash_id_response(&crash_id)),
-                    Ok(SaveOutcome::Dropped) | Err(_) => Err(Reject::StorageFailed),
+                match queue.save(crash, verdict.outcome != Outcome::Defer).await {
+                    Ok(_) => Ok(crash_id_response(&crash_id)),
+                    Err(NotSaved::QueueFull) => Err(Reject::QueueFull),
+                    Err(NotSaved::Failed) => Err(Reject::StorageFailed),
                 }
             }
         }

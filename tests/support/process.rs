@@ -217,18 +217,20 @@ impl Collector {
         }
     }
 
-    /// With the publisher's backend gone, a crash is still saved and answered, its publish
-    /// is dropped and logged, and `/__heartbeat__` reports `publisher` failing.
-    pub fn assert_survives_publish_outage(&self, publisher: &str) {
+    /// With the publisher's backend gone, a crash is still saved and answered, its id is
+    /// kept in the spool to publish later, and `/__heartbeat__` reports `publisher` failing.
+    /// Returns the crash's id.
+    pub fn assert_survives_publish_outage(&self, publisher: &str) -> String {
         let annotations = serde_json::json!({"ProductName": "Firefox", "Throttleable": "0"});
         let during = self.send(&post_crash(&annotations)).crash_id();
         assert_eq!(self.raw_crash(&during)["uuid"], during);
-        let dropped = format!("{during}: too many errors trying to publish; dropped");
-        let logs = self.logs_with(&dropped);
-        assert!(logs.contains(&dropped), "{logs}");
+        let kept = format!("{during}: publish failed; kept in the spool to publish later");
+        let logs = self.logs_with(&kept);
+        assert!(logs.contains(&kept), "{logs}");
         let heartbeat = self.send(&raw("GET /__heartbeat__ HTTP/1.1\r\nHost: x", b""));
         assert_eq!(heartbeat.status, 503);
         assert!(heartbeat.text().contains(publisher), "{}", heartbeat.text());
+        during
     }
 }
 
