@@ -48,12 +48,23 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).unwrap();
+        Client::try_connect(addr).expect("connect to the collector")
+    }
+
+    /// A connection, or `None` when nothing listens (a killed collector).
+    pub fn try_connect(addr: SocketAddr) -> Option<Client> {
+        let stream = TcpStream::connect(addr).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Client { stream, reader }
+            .ok()?;
+        let reader = BufReader::new(stream.try_clone().ok()?);
+        Some(Client { stream, reader })
+    }
+
+    /// Sends `request` and reads the answer; `None` when the connection broke first.
+    pub fn try_send(&mut self, request: &[u8]) -> Option<Response> {
+        self.stream.write_all(request).ok()?;
+        self.read_response()
     }
 
     pub fn send(&mut self, request: &[u8]) -> Response {
