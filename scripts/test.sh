@@ -61,4 +61,7 @@ if ! moto_server --help >/dev/null 2>&1; then
     moto_server --help >/dev/null 2>&1 || { echo "test.sh: moto_server is not on PATH after pip install" >&2; exit 1; }
 fi
 
-exec cargo test --workspace --all-targets "$@"
+# fault-injection compiles the crash points (src/fault.rs) into the binary the tests run:
+# tests/crash_points.rs kills the collector at each step of a spool write and of a drain.
+# Release builds never have it.
+exec cargo test --workspace --all-targets --features antenna/fault-injection "$@"

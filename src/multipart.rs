@@ -179,10 +179,15 @@ pub struct Parser {
     /// delimiter come without its leading CRLF.
     at_body_start: bool,
     received: usize,
+    /// The declared body length (0 when unknown), clamped to the body limit.
+    expected: usize,
     parts: usize,
     finished: bool,
     limits: Limits,
 }
+
+/// Buffer reserved up front, whatever the declared length.
+const INITIAL_CAPACITY: usize = 64 << 10;
 
 impl Parser {
     /// A parser for `boundary` (already unquoted; 1 to 70 bytes by RFC 2046, checked by the
@@ -191,15 +196,19 @@ impl Parser {
         Parser::with_capacity(boundary, limits, 0)
     }
 
-    /// As [`new`](Parser::new), reserving room for `expected` body bytes (a Content-Length)
-    /// so that the buffer never grows by copying. Clamped to the body limit.
+    /// As [`new`](Parser::new), for a body of `expected` bytes (a Content-Length). The buffer
+    /// grows with what arrives — doubling, and never past `expected` when that suffices — so
+    /// a declared length costs memory only as its bytes come (a stalled client that declared
+    /// 20 MB holds 64 KiB, not 20 MB).
     pub fn with_capacity(boundary: &str, limits: Limits, expected: usize) -> Parser {
         let mut delimiter = Vec::with_capacity(boundary.len() + 4);
         delimiter.extend_from_slice(b"\r\n--");
         delimiter.extend_from_slice(boundary.as_bytes());
         let finder = memmem::Finder::new(&delimiter).into_owned();
+        let expected = expected.min(limits.max_body);
         Parser {
-            buf: BytesMut::with_capacity(expected.min(limits.max_body)),
+            buf: BytesMut::with_capacity(expected.min(INITIAL_CAPACITY)),
+            expected,
             stage: Stage::Preamble,
             delimiter: delimiter.into_boxed_slice(),
             finder,
@@ -216,6 +225,20 @@ impl Parser {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Error> {
         self.count(chunk.len())?;
         if !matches!(self.stage, Stage::End) {
+            let needed = self.buf.len() + chunk.len();
+            if needed > self.buf.capacity() {
+                // Double with what has arrived; stop at what the rest of the declared body
+                // needs when that is less.
+                let consumed = self.received - needed;
+                let rest_of_body = self.expected.saturating_sub(consumed);
+                let doubled = needed.max(self.received.saturating_mul(2));
+                let target = if (needed..doubled).contains(&rest_of_body) {
+                    rest_of_body
+                } else {
+                    doubled
+                };
+                self.buf.reserve(target - self.buf.len());
+            }
             self.buf.extend_from_slice(chunk);
         }
         Ok(())
