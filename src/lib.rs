@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod budget;
 pub mod config;
 pub mod crash;
 pub mod crash_id;

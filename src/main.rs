@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         tracing::info!("{name}={value}");
     }
     tracing::info!(
-        "memory bound for crash bodies in flight: {} MiB (connections x 2 x max crash + queues x max crash)",
+        "memory bound for crash bytes: {} MiB (ANTENNA_MAX_INFLIGHT_BYTES + queues x max crash)",
         config.memory_bound() >> 20
     );
     if config.sentry_dsn.is_some() {

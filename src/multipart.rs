@@ -187,7 +187,10 @@ pub struct Parser {
 }
 
 /// Buffer reserved up front, whatever the declared length.
-const INITIAL_CAPACITY: usize = 64 << 10;
+const INITIAL_CAPACITY: usize = 4 << 10;
+/// Once this much has arrived the client is really sending: the buffer grows straight to
+/// the rest of the declared body, in one step.
+const SENDING: usize = 32 << 10;
 
 impl Parser {
     /// A parser for `boundary` (already unquoted; 1 to 70 bytes by RFC 2046, checked by the
@@ -197,9 +200,9 @@ impl Parser {
     }
 
     /// As [`new`](Parser::new), for a body of `expected` bytes (a Content-Length). The buffer
-    /// grows with what arrives — doubling, and never past `expected` when that suffices — so
-    /// a declared length costs memory only as its bytes come (a stalled client that declared
-    /// 20 MB holds 64 KiB, not 20 MB).
+    /// starts at 4 KiB and grows with what arrives — doubling until 32 KiB have come, then to
+    /// the rest of `expected` in one step — so a declared length costs memory only as its
+    /// bytes come (a stalled client that declared 20 MB holds 4 KiB, not 20 MB).
     pub fn with_capacity(boundary: &str, limits: Limits, expected: usize) -> Parser {
         let mut delimiter = Vec::with_capacity(boundary.len() + 4);
         delimiter.extend_from_slice(b"\r\n--");
@@ -227,13 +230,13 @@ impl Parser {
         if !matches!(self.stage, Stage::End) {
             let needed = self.buf.len() + chunk.len();
             if needed > self.buf.capacity() {
-                // Double with what has arrived; stop at what the rest of the declared body
-                // needs when that is less.
-                let consumed = self.received - needed;
+                // Double with what has arrived until the client has shown it is sending,
+                // then take the rest of the declared body at once (never more).
+                let consumed = self.received.saturating_sub(needed);
                 let rest_of_body = self.expected.saturating_sub(consumed);
                 let doubled = needed.max(self.received.saturating_mul(2));
-                let target = if (needed..doubled).contains(&rest_of_body) {
-                    rest_of_body
+                let target = if self.received >= SENDING || rest_of_body < doubled {
+                    rest_of_body.max(needed)
                 } else {
                     doubled
                 };

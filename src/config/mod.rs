@@ -64,6 +64,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `ANTENNA_MAX_CRASH_SIZE`: largest body, compressed and decompressed.
     pub max_crash_size: usize,
+    /// `ANTENNA_MAX_INFLIGHT_BYTES`: every body byte being received or parsed, together.
+    pub max_inflight_bytes: usize,
     /// `CRASHMOVER_CRASHSTORAGE_CLASS` and its settings.
     pub storage: StorageConfig,
     /// `CRASHMOVER_CRASHPUBLISH_CLASS` and its settings.
@@ -112,6 +114,25 @@ fn host_name() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// A quarter of the machine's memory (`MemTotal`), at least four largest crashes; 1 GiB
+/// when the machine does not say.
+fn default_inflight_bytes(max_crash_size: usize) -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let kib: usize = info
+                .lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            kib.checked_mul(1024)
+        });
+    (total.unwrap_or(4 << 30) / 4).max(max_crash_size.saturating_mul(4))
 }
 
 impl Config {
@@ -217,6 +238,12 @@ impl Config {
             body_idle_timeout: r.seconds("ANTENNA_BODY_TIMEOUT_SECONDS", 30.0, 0.1)?,
             shutdown_timeout: r.seconds("ANTENNA_SHUTDOWN_TIMEOUT_SECONDS", 30.0, 0.0)?,
             max_crash_size,
+            max_inflight_bytes: r.size(
+                "ANTENNA_MAX_INFLIGHT_BYTES",
+                default_inflight_bytes(max_crash_size),
+                (max_crash_size, usize::MAX),
+                "expected a size at least ANTENNA_MAX_CRASH_SIZE, such as 4GiB",
+            )?,
             storage,
             publish,
             concurrent_crashmovers: r.number(&["CRASHMOVER_CONCURRENT_CRASHMOVERS"], 8, 1, 1024)?,
@@ -248,13 +275,12 @@ impl Config {
         })
     }
 
-    /// Memory that crash bodies in flight can hold at most, in bytes: every connection
-    /// receiving a largest body, plus every queue full of largest crashes. Logged at start.
+    /// Memory that crash bytes can hold at most, in bytes: the in-flight budget (bodies
+    /// being received and parsed, a gzip body's decompressed copy included) plus every queue
+    /// full of largest crashes. Logged at start.
     pub fn memory_bound(&self) -> u128 {
-        let connections = (self.workers * self.worker_connections) as u128;
         let queued = (self.workers * self.queue_capacity) as u128;
-        // A gzip body holds the compressed and the decompressed copy while it is parsed.
-        (connections * 2 + queued) * self.max_crash_size as u128
+        self.max_inflight_bytes as u128 + queued * self.max_crash_size as u128
     }
 
     /// The effective settings as `NAME=value` pairs, secrets masked, for the start-up log:

@@ -14,6 +14,7 @@ use hyper::body::Body;
 
 use super::reject::Reject;
 use super::request::Head;
+use crate::budget::Reservation;
 use crate::gzip::gunzip;
 use crate::metrics::{Histogram, Metrics, Timer};
 use crate::multipart::{Limits, Next, Parser, Part};
@@ -39,11 +40,12 @@ pub struct BodyLimits {
     pub idle_timeout: Duration,
 }
 
-/// Reads and parses `body`.
+/// Reads and parses `body`, holding its bytes in `budget`.
 pub async fn receive<B>(
     mut body: B,
     head: &Head,
     limits: BodyLimits,
+    budget: &mut Reservation,
     metrics: &Metrics,
 ) -> Result<Received, Reject>
 where
@@ -60,8 +62,9 @@ where
     };
     let expected = head.content_length.unwrap_or(0);
     if head.compressed {
-        let mut compressed = BytesMut::with_capacity(expected.min(max_size));
-        read_chunks(&mut body, idle, |chunk| {
+        // Grown as bytes arrive (a declared length costs nothing until they do).
+        let mut compressed = BytesMut::with_capacity(expected.min(max_size).min(4 << 10));
+        read_chunks(&mut body, idle, budget, |chunk| {
             if compressed.len() + chunk.len() > max_size {
                 return Err(Reject::TooLarge(max_size));
             }
@@ -82,6 +85,9 @@ where
         );
         let inflated = inflated?;
         let decoded_size = inflated.len();
+        if !budget.grow(decoded_size, BUDGET_PATIENCE).await {
+            return Err(Reject::Overloaded);
+        }
         metrics.histogram(
             Histogram::CrashSize,
             decoded_size as u64,
@@ -101,7 +107,7 @@ where
 
     let mut parser = Parser::with_capacity(&head.boundary, parser_limits, expected);
     let mut parts = Vec::new();
-    read_chunks(&mut body, idle, |chunk| {
+    read_chunks(&mut body, idle, budget, |chunk| {
         parser.feed(chunk)?;
         drain(&mut parser, &mut parts)
     })
@@ -133,10 +139,15 @@ fn drain(parser: &mut Parser, parts: &mut Vec<Part>) -> Result<(), Reject> {
     }
 }
 
-/// Feeds every data frame of `body` to `sink`, with `idle` as the longest wait per frame.
+/// How long a request waits for room in the in-flight budget before it is refused.
+const BUDGET_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Feeds every data frame of `body` to `sink`, with `idle` as the longest wait per frame;
+/// each frame's bytes are taken from `budget` first.
 async fn read_chunks<B>(
     body: &mut B,
     idle: Duration,
+    budget: &mut Reservation,
     mut sink: impl FnMut(&[u8]) -> Result<(), Reject>,
 ) -> Result<(), Reject>
 where
@@ -153,6 +164,9 @@ where
             Ok(Some(Ok(frame))) => frame,
         };
         if let Some(data) = frame.data_ref() {
+            if !budget.grow(data.remaining(), BUDGET_PATIENCE).await {
+                return Err(Reject::Overloaded);
+            }
             sink(data.chunk())?;
         }
     }

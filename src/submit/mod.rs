@@ -15,6 +15,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::budget::InflightBudget;
 use crate::config::Config;
 use crate::crash::CrashReport;
 use crate::crash_id::{CrashId, IdKind};
@@ -76,6 +77,7 @@ pub struct Submitter {
     submitter_token: Option<Secret>,
     max_crash_size: usize,
     body_idle_timeout: Duration,
+    budget: Arc<InflightBudget>,
 }
 
 impl Submitter {
@@ -88,6 +90,7 @@ impl Submitter {
             submitter_token: config.submitter_token.clone(),
             max_crash_size: config.max_crash_size,
             body_idle_timeout: config.body_idle_timeout,
+            budget: InflightBudget::new(config.max_inflight_bytes),
         }
     }
 
@@ -139,7 +142,9 @@ impl Submitter {
             max_size: self.max_crash_size,
             idle_timeout: self.body_idle_timeout,
         };
-        let received = body::receive(body, &head, limits, &self.metrics).await?;
+        // Held until the answer: the body's bytes count against the budget until then.
+        let mut reservation = self.budget.reserve();
+        let received = body::receive(body, &head, limits, &mut reservation, &self.metrics).await?;
         let extracted = extract::extract(received.parts)?;
         self.metrics.incr(Counter::IncomingCrash, None);
         let from_submitter = match (&self.submitter_token, &head.bearer_token) {

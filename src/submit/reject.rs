@@ -64,6 +64,9 @@ pub enum Reject {
     /// Every save queue slot is taken: back-pressure.
     #[error("save queue full")]
     QueueFull,
+    /// The in-flight body budget (`ANTENNA_MAX_INFLIGHT_BYTES`) stayed full: back-pressure.
+    #[error("in-flight body budget full")]
+    Overloaded,
 }
 
 /// Seconds a client is asked to wait after a 503.
@@ -95,7 +98,7 @@ impl Reject {
             Reject::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Reject::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reject::StorageFailed => StatusCode::INTERNAL_SERVER_ERROR,
-            Reject::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::QueueFull | Reject::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -121,7 +124,8 @@ impl Reject {
             Reject::UnauthorizedUuid
             | Reject::BodyTimeout
             | Reject::StorageFailed
-            | Reject::QueueFull => return None,
+            | Reject::QueueFull
+            | Reject::Overloaded => return None,
         })
     }
 
@@ -130,7 +134,10 @@ impl Reject {
     pub fn body(&self) -> String {
         match self {
             Reject::UnauthorizedUuid => "Discarded=unauthorized_uuid".to_owned(),
-            Reject::BodyTimeout | Reject::StorageFailed | Reject::QueueFull => String::new(),
+            Reject::BodyTimeout
+            | Reject::StorageFailed
+            | Reject::QueueFull
+            | Reject::Overloaded => String::new(),
             other => format!(
                 "Discarded=malformed_{}",
                 other.reason().unwrap_or("unknown")
@@ -162,7 +169,7 @@ impl Reject {
         answer
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        if matches!(self, Reject::QueueFull) {
+        if matches!(self, Reject::QueueFull | Reject::Overloaded) {
             answer
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
@@ -238,6 +245,7 @@ mod tests {
             (Reject::TooLarge(1), 413, "Discarded=malformed_too_large"),
             (Reject::StorageFailed, 500, ""),
             (Reject::QueueFull, 503, ""),
+            (Reject::Overloaded, 503, ""),
         ];
         for (reject, status, body) in table {
             assert_eq!(reject.status().as_u16(), status, "{reject:?}");
