@@ -150,9 +150,16 @@ fn drains_killed_at_each_step() {
 
         // Restarted again: everything answered is stored, with the bytes sent.
         let restarted = Collector::start(&pairs(&plain));
+        let started = Instant::now();
         for (id, dump) in ids.iter().zip(&dumps) {
             assert_eq!(&stored_dump(&server, id), dump, "{point}: {id}");
         }
+        let drain = started.elapsed().as_secs_f64();
+        eprintln!(
+            "FAULTS|killed at {point}|{}|0|0|{}|{drain:.1}",
+            ids.len(),
+            ids.len()
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::fs::read_dir(spool.0.join("crashes")).unwrap().count() > 0 {
             assert!(Instant::now() < deadline, "{point}: spool never emptied");

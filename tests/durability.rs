@@ -15,6 +15,18 @@ use support::*;
 /// Answered crash id → SHA-256 of the dump the client sent.
 type Answered = Arc<Mutex<HashMap<String, String>>>;
 
+/// 5xx answers seen by the load.
+static SERVER_ERRORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One row of `loadtest/faults.sh`'s table (it collects the `FAULTS|` lines).
+fn report(scenario: &str, answered: usize, lost: usize, spooled: usize, drain: Duration) {
+    let five_xx = SERVER_ERRORS.load(Ordering::Relaxed);
+    eprintln!(
+        "FAULTS|{scenario}|{answered}|{lost}|{five_xx}|{spooled}|{:.1}",
+        drain.as_secs_f64()
+    );
+}
+
 /// `threads` clients posting unique crashes until `stop` (or 400 each), recording every
 /// `CrashID=` answer. A broken connection (the collector was killed) ends a client.
 fn load(
@@ -27,7 +39,7 @@ fn load(
         .map(|thread| {
             let (answered, stop) = (Arc::clone(&answered), Arc::clone(stop));
             std::thread::spawn(move || {
-                for n in 0..400 {
+                for n in 0..MAX_PER_CLIENT {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
@@ -48,6 +60,8 @@ fn load(
                             .lock()
                             .unwrap()
                             .insert(response.crash_id(), sha256_hex(&dump));
+                    } else if response.status >= 500 {
+                        SERVER_ERRORS.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })
@@ -55,6 +69,9 @@ fn load(
         .collect();
     (answered, handles)
 }
+
+/// Crashes each load client sends at most (the load stops by itself).
+const MAX_PER_CLIENT: usize = 2000;
 
 fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
     let deadline = Instant::now() + limit;
@@ -100,24 +117,87 @@ fn kill_9_during_an_s3_outage_loses_nothing_answered() {
     server.restart();
     let restarted = Collector::start(&pairs);
     let answered = answered.lock().unwrap().clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for (id, sha) in &answered {
+    let drain = assert_all_in_bucket(&server, &answered);
+    let logs = restarted.logs_with("unspooled");
+    assert!(logs.contains("unspooled"), "{logs}");
+    report(
+        "kill -9 during S3 outage",
+        answered.len(),
+        0,
+        spooled,
+        drain,
+    );
+}
+
+/// Every answered crash reaches the bucket with the bytes sent (waiting, bounded, for the
+/// drainer); returns how long that took.
+fn assert_all_in_bucket(server: &S3Server, answered: &HashMap<String, String>) -> Duration {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(90);
+    let mut lost = Vec::new();
+    for (id, sha) in answered {
         let key = format!("v1/dump/{id}");
         let stored = loop {
             if let Some(stored) = server.object(&key) {
-                break stored;
+                break Some(stored);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{id} lost ({} answered)",
-                answered.len()
-            );
+            if Instant::now() > deadline {
+                break None;
+            }
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert_eq!(&sha256_hex(&stored), sha, "{id} stored with other bytes");
+        match stored {
+            Some(stored) => assert_eq!(&sha256_hex(&stored), sha, "{id} stored with other bytes"),
+            None => lost.push(id.clone()),
+        }
     }
-    let logs = restarted.logs_with("unspooled");
-    assert!(logs.contains("unspooled"), "{logs}");
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered crashes lost",
+        lost.len(),
+        answered.len()
+    );
+    started.elapsed()
+}
+
+#[test]
+fn s3_down_for_20_seconds_under_load_answers_no_5xx_and_loses_nothing() {
+    let mut server = S3Server::start();
+    let spool = TempDir::new();
+    let mut env = server.env();
+    env.push(("CRASHMOVER_SPOOL_DIR", spool.0.display().to_string()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let collector = Collector::start(&pairs);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, clients) = load(collector.addr, 4, &stop);
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop();
+    std::thread::sleep(Duration::from_secs(20));
+    server.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    let spooled = collector.logs().join("\n").matches(" spooled").count();
+    assert!(
+        spooled > 0,
+        "nothing was spooled: the outage was not exercised"
+    );
+    let drain = assert_all_in_bucket(&server, &answered);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(spool.0.join("crashes")).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "spool never emptied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        SERVER_ERRORS.load(Ordering::Relaxed),
+        0,
+        "5xx answers during the outage"
+    );
+    report("S3 down 20 s under load", answered.len(), 0, spooled, drain);
 }
 
 #[test]
@@ -140,6 +220,13 @@ fn kill_9_with_fs_storage_loses_nothing_answered() {
     let layout = antenna::storage::fs::FsLayout::new(&root.0);
     let answered = answered.lock().unwrap().clone();
     assert!(answered.len() >= 100);
+    report(
+        "kill -9 with fs storage",
+        answered.len(),
+        0,
+        0,
+        Duration::ZERO,
+    );
     for (id, sha) in &answered {
         let stored = std::fs::read(layout.dump("upload_file_minidump", id))
             .unwrap_or_else(|e| panic!("{id} lost: {e}"));
