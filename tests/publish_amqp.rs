@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use support::rabbitmq::Broker;
 use support::*;
@@ -68,4 +70,83 @@ fn saved_crash_ids_are_published_and_outages_are_survived() {
         "{line}"
     );
     assert!(!line.contains("guest:guest"), "{line}");
+}
+
+/// Answers to `clients` clients posting crashes for `span`: (crash id, latency) of each.
+fn timed_load(collector: &Collector, clients: usize, span: Duration) -> Vec<(String, Duration)> {
+    let addr = collector.addr;
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let request = post_crash(&json!({"ProductName": "Firefox", "Throttleable": "0"}));
+                let mut client = Client::connect(addr);
+                let started = Instant::now();
+                let mut answers = Vec::new();
+                while started.elapsed() < span {
+                    let sent = Instant::now();
+                    let id = client.send(&request).crash_id();
+                    answers.push((id, sent.elapsed()));
+                }
+                answers
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect()
+}
+
+fn p99(answers: &[(String, Duration)]) -> Duration {
+    let mut latencies: Vec<Duration> = answers.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
+}
+
+#[test]
+fn a_broker_outage_does_not_slow_answers_and_every_id_is_published_after() {
+    let mut broker = Broker::start();
+    let url = broker.url();
+    let collector = Collector::start(&[
+        ("CRASHMOVER_CRASHPUBLISH_CLASS", "amqp"),
+        ("CRASHMOVER_CRASHPUBLISH_QUEUE_NAME", QUEUE),
+        ("CRASHMOVER_CRASHPUBLISH_AMQP_URL", url.as_str()),
+    ]);
+    let healthy = timed_load(&collector, 4, Duration::from_secs(5));
+    broker.stop();
+    let outage = timed_load(&collector, 4, Duration::from_secs(20));
+    broker.restart();
+
+    let (healthy_p99, outage_p99) = (p99(&healthy), p99(&outage));
+    eprintln!(
+        "p99 {healthy_p99:?} healthy ({} crashes), {outage_p99:?} broker down ({} crashes)",
+        healthy.len(),
+        outage.len()
+    );
+    // Below a few milliseconds p99 is scheduler noise; above it, the outage may not double it.
+    let allowed = (healthy_p99 * 2).max(Duration::from_millis(10));
+    assert!(
+        outage_p99 <= allowed,
+        "p99 {outage_p99:?} during the outage, {healthy_p99:?} before"
+    );
+
+    let mut expected: Vec<String> = healthy
+        .into_iter()
+        .chain(outage)
+        .map(|(id, _)| id)
+        .collect();
+    expected.sort();
+    let mut published: Vec<String> = broker
+        .wait_for_messages(QUEUE, expected.len() + 1)
+        .into_iter()
+        .filter(|message| message != "test")
+        .collect();
+    published.sort();
+    published.dedup();
+    assert_eq!(
+        published.len(),
+        expected.len(),
+        "every saved id is published once the broker is back"
+    );
+    assert_eq!(published, expected);
 }

@@ -244,11 +244,12 @@ impl Spool {
         })
     }
 
-    /// Deletes an entry (after its save succeeded), durably.
+    /// Deletes an entry (after its save succeeded). Not fsync'd: after a power cut the
+    /// entry may come back and be saved again, under the same id with the same bytes.
     pub fn remove(&self, entry: &Entry) -> Result<(), SpoolError> {
         fs::remove_file(&entry.path).map_err(io("remove", &entry.path))?;
         self.forget(entry);
-        sync_dir(&self.dir.join("crashes"))
+        Ok(())
     }
 
     /// Moves an unreadable entry to `corrupt/`, out of the drainer's way.
@@ -298,15 +299,15 @@ impl Spool {
         Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
-    /// Drops `crash_id` from the ids to publish (it was published).
+    /// Drops `crash_id` from the ids to publish (it was published). Not fsync'd: after a
+    /// power cut the id may be published again, which at-least-once allows.
     pub fn remove_publish(&self, crash_id: &str) -> Result<(), SpoolError> {
-        let dir = self.dir.join("publish");
-        let path = dir.join(crash_id);
+        let path = self.dir.join("publish").join(crash_id);
         match fs::remove_file(&path) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 Err(io("remove", &path)(error))
             }
-            _ => sync_dir(&dir),
+            _ => Ok(()),
         }
     }
 

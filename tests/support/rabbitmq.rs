@@ -116,7 +116,7 @@ impl Broker {
 
     /// Messages from `queue`, waiting (bounded) until there are `count`.
     pub fn wait_for_messages(&self, queue: &str, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(40);
+        let deadline = Instant::now() + Duration::from_secs(90);
         let mut messages = Vec::new();
         while messages.len() < count && Instant::now() < deadline {
             messages.extend(self.drain(queue));
