@@ -34,6 +34,7 @@ for movers in 1 2 8 32; do
             CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL=http://127.0.0.1:18790 \
             CRASHMOVER_CRASHSTORAGE_ACCESS_KEY=k CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY=s \
             CRASHMOVER_CONCURRENT_CRASHMOVERS=$movers CRASHMOVER_QUEUE_CAPACITY=$capacity \
+            CRASHMOVER_SPOOL_DIR="$WORK/spool" \
             target/release/antenna > "$WORK/server.log" 2>&1 &
         SERVER_PID=$!
         for _ in $(seq 100); do

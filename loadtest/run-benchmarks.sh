@@ -34,7 +34,8 @@ PORT=18700
 start_server() {
     local binary="$1"; shift
     env ANTENNA_HOST=127.0.0.1 ANTENNA_PORT=$PORT BREAKPAD_THROTTLER_RULES=accept_all \
-        CRASHMOVER_CRASHSTORAGE_FS_ROOT="$WORK/crashdata" "$@" "$binary" > "$WORK/server.log" 2>&1 &
+        CRASHMOVER_CRASHSTORAGE_FS_ROOT="$WORK/crashdata" CRASHMOVER_SPOOL_DIR="$WORK/spool" \
+        "$@" "$binary" > "$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$PORT/__lbheartbeat__" >/dev/null 2>&1 && return 0
@@ -72,8 +73,12 @@ stop_server
 echo "### 8. the disk: dd bs=1M count=2048 conv=fdatasync"
 dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=$([ "$QUICK" = quick ] && echo 64 || echo 2048) conv=fdatasync 2>&1 | tail -n 1
 rm -f "$WORK/dd.bin"
-echo "### 9. fs storage, 32 connections, 400 KB crashes, ${FS_DURATION} s, every id checked on disk"
+echo "### 9. fs storage (fsync on: durable before the answer), 32 connections, 400 KB crashes, ${FS_DURATION} s, every id checked on disk"
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
+load --corpus "$WORK/corpus-400k" --connections 32 --count 10000000 --duration $FS_DURATION --check-fs "$WORK/crashdata"
+stop_server
+echo "### 9a. the same with CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false"
+start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false
 load --corpus "$WORK/corpus-400k" --connections 32 --count 10000000 --duration $FS_DURATION --check-fs "$WORK/crashdata"
 stop_server
 echo "### 9b. stored crashes turned back into requests (from-fs) and replayed, JSON report"
