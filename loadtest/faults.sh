@@ -19,10 +19,10 @@ cargo test --release --features antenna/fault-injection \
     --test durability --test crash_points -- --nocapture --test-threads 1 >"$log" 2>&1 || status=$?
 
 printf '%-28s %9s %5s %5s %8s %10s\n' scenario answered lost 5xx spooled "drain (s)"
-grep '^FAULTS|' "$log" | while IFS='|' read -r _ scenario answered lost five_xx spooled drain; do
+grep -o 'FAULTS|.*' "$log" | while IFS='|' read -r _ scenario answered lost five_xx spooled drain; do
     printf '%-28s %9s %5s %5s %8s %10s\n' "$scenario" "$answered" "$lost" "$five_xx" "$spooled" "$drain"
 done
-grep -E '^test .* \.\.\. ' "$log" | sed 's/^/  /'
+grep -E "^test result:" "$log" | sed "s/^/  /"
 if [ "$status" -ne 0 ]; then
     echo "faults.sh: a fault scenario failed:" >&2
     grep -A20 'panicked' "$log" >&2 || tail -40 "$log" >&2

@@ -71,7 +71,7 @@ fn load(
 }
 
 /// Crashes each load client sends at most (the load stops by itself).
-const MAX_PER_CLIENT: usize = 2000;
+const MAX_PER_CLIENT: usize = 20_000;
 
 fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
     let deadline = Instant::now() + limit;

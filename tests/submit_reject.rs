@@ -218,3 +218,63 @@ fn full_queue_answers_503_with_retry_after() {
     let queued = queued.join().unwrap().crash_id();
     assert_eq!(collector.raw_crash(&queued)["uuid"], queued);
 }
+
+/// Writes all of `request` before reading anything, as Python's `http.client` and most HTTP
+/// libraries do, then reads the answer.
+fn write_everything_then_read(addr: std::net::SocketAddr, request: &[u8]) -> Response {
+    let mut client = Client::connect(addr);
+    client
+        .stream
+        .write_all(request)
+        .expect("the collector reads the whole body, even after answering early");
+    client
+        .read_response()
+        .expect("an answer after the whole body was written")
+}
+
+#[test]
+fn clients_that_write_everything_first_read_early_answers() {
+    let collector = Collector::start(&[("ANTENNA_MAX_CRASH_SIZE", "2MiB")]);
+    let pid = collector.child.id();
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let baseline = rss();
+
+    // 30 MB against a 2 MB limit: refused by its Content-Length before any body is read.
+    let huge = Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", &vec![0x5a; 30 << 20])
+        .build();
+    let answer = write_everything_then_read(collector.addr, &post(&huge, ""));
+    assert_answer(&answer, 413, "Discarded=malformed_too_large");
+
+    // 5 MB with the wrong Content-Type: refused by its head, body still arriving.
+    let body = vec![b'x'; 5 << 20];
+    let answer =
+        write_everything_then_read(collector.addr, &post_with_type("application/json", &body));
+    assert_answer(&answer, 400, "Discarded=malformed_wrong_content_type");
+
+    // Twenty such clients at once: memory stays flat while their bodies are thrown away.
+    let addr = collector.addr;
+    let request = post(&vec![0x5a; 8 << 20], "");
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let request = request.clone();
+            std::thread::spawn(move || write_everything_then_read(addr, &request).status)
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 413);
+    }
+    let grown_mib = rss().saturating_sub(baseline) / 1024;
+    assert!(
+        grown_mib < 32,
+        "RSS grew {grown_mib} MiB while discarding bodies"
+    );
+}

@@ -42,7 +42,7 @@ pub struct BodyLimits {
 
 /// Reads and parses `body`, holding its bytes in `budget`.
 pub async fn receive<B>(
-    mut body: B,
+    body: &mut B,
     head: &Head,
     limits: BodyLimits,
     budget: &mut Reservation,
@@ -64,7 +64,7 @@ where
     if head.compressed {
         // Grown as bytes arrive (a declared length costs nothing until they do).
         let mut compressed = BytesMut::with_capacity(expected.min(max_size).min(4 << 10));
-        read_chunks(&mut body, idle, budget, |chunk| {
+        read_chunks(body, idle, budget, |chunk| {
             if compressed.len() + chunk.len() > max_size {
                 return Err(Reject::TooLarge(max_size));
             }
@@ -107,7 +107,7 @@ where
 
     let mut parser = Parser::with_capacity(&head.boundary, parser_limits, expected);
     let mut parts = Vec::new();
-    read_chunks(&mut body, idle, budget, |chunk| {
+    read_chunks(body, idle, budget, |chunk| {
         parser.feed(chunk)?;
         drain(&mut parser, &mut parts)
     })
@@ -137,6 +137,35 @@ fn drain(parser: &mut Parser, parts: &mut Vec<Part>) -> Result<(), Reject> {
             Next::NeedMore | Next::End => return Ok(()),
         }
     }
+}
+
+/// After an early answer, the rest of a body is read and thrown away until the client is
+/// silent this long...
+const LINGER_SILENCE: Duration = Duration::from_secs(5);
+/// ...or for this long in all (nginx's lingering close uses the same figures).
+const LINGER_TOTAL: Duration = Duration::from_secs(30);
+
+/// Reads what the client still sends of `body` and throws it away, bounded by time (not
+/// bytes): a client that writes its whole body before reading — as most HTTP libraries do —
+/// then reads the answer it was given early instead of a reset connection. Memory stays
+/// flat: each frame is dropped as it arrives.
+pub async fn discard_rest<B>(mut body: B)
+where
+    B: Body + Unpin,
+{
+    let started = Instant::now();
+    let mut discarded = 0usize;
+    loop {
+        let left = LINGER_TOTAL.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(LINGER_SILENCE.min(left), body.frame()).await {
+            Ok(Some(Ok(frame))) => discarded += frame.data_ref().map_or(0, |d| d.remaining()),
+            _ => break,
+        }
+    }
+    tracing::debug!("discarded {discarded} body bytes after an early answer");
 }
 
 /// How long a request waits for room in the in-flight budget before it is refused.

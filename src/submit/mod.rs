@@ -107,13 +107,22 @@ impl Submitter {
         queue: &SaveQueue,
     ) -> FullResponse
     where
-        B: Body + Unpin,
+        B: Body + Send + Unpin + 'static,
+        B::Data: Send,
         B::Error: Into<BoxError>,
     {
         let started = Instant::now();
-        let response = match self.submit(request, peer, queue).await {
+        let (parts, mut body) = request.into_parts();
+        let response = match self.submit(parts, &mut body, peer, queue).await {
             Ok(response) => response,
-            Err(reject) => reject.respond(&self.metrics),
+            Err(reject) => {
+                if !body.is_end_stream() {
+                    // Answered before the end of the body: read the rest off the wire so
+                    // the client can read the answer.
+                    tokio::spawn(body::discard_rest(body));
+                }
+                reject.respond(&self.metrics)
+            }
         };
         self.metrics.time(Timer::OnPost, started.elapsed(), None);
         response
@@ -121,7 +130,8 @@ impl Submitter {
 
     async fn submit<B>(
         &self,
-        request: http::Request<B>,
+        parts: http::request::Parts,
+        body: &mut B,
         peer: Option<std::net::SocketAddr>,
         queue: &SaveQueue,
     ) -> Result<FullResponse, Reject>
@@ -129,7 +139,6 @@ impl Submitter {
         B: Body + Unpin,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = request.into_parts();
         let head = request::check(&parts.headers, self.max_crash_size)?;
         let client = head
             .forwarded_for

@@ -1,12 +1,15 @@
 //! A private RabbitMQ node on loopback, started and stopped by the test.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};
 
 use super::{free_port, program, TempDir};
+
+static NODES: AtomicUsize = AtomicUsize::new(0);
 
 /// A private RabbitMQ node on loopback: its own name, ports and data directory.
 pub struct Broker {
@@ -24,7 +27,12 @@ impl Broker {
             .status();
         let mut broker = Broker {
             child: None,
-            node: format!("antenna-test-{}@localhost", std::process::id()),
+            // One node per broker: tests in one process run side by side.
+            node: format!(
+                "antenna-test-{}-{}@localhost",
+                std::process::id(),
+                NODES.fetch_add(1, Ordering::Relaxed)
+            ),
             port: free_port(),
             dist_port: free_port(),
             dir: TempDir::new(),
