@@ -1,8 +1,8 @@
 //! The drainer: moves spooled crashes to storage, oldest first, and publishes journalled
 //! ids, while the backends work.
 //!
-//! It is one task, taking one crash at a time, so it uses at most one storage connection
-//! next to the movers' `CRASHMOVER_CONCURRENT_CRASHMOVERS`: live saves keep their room. An
+//! It keeps at most four saves in flight (oldest entries first), next to the movers'
+//! `CRASHMOVER_CONCURRENT_CRASHMOVERS`: live saves keep their room. An
 //! entry is deleted only after its save succeeded (a kill between the two saves it again,
 //! under the same id with the same bytes: harmless), and its id is published after that.
 //! When storage fails, the drainer waits, doubling the pause up to half a minute. It starts
@@ -12,11 +12,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::task::JoinSet;
+
 use super::{Crashmover, Step};
 use crate::crash_id::CrashId;
 use crate::metrics::{Counter, Gauge};
-use crate::spool::SpoolError;
+use crate::spool::{Entry, SpoolError};
 
+/// Saves the drainer has in flight at once: enough to drain at several times one save's
+/// pace, few enough that live saves (`CRASHMOVER_CONCURRENT_CRASHMOVERS`) keep their room.
+const DRAIN_CONCURRENCY: usize = 4;
 /// Longest pause between drain passes while storage keeps failing.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
 /// Pause after the first failure, and between idle checks.
@@ -59,7 +64,7 @@ impl Crashmover {
         }
     }
 
-    async fn drain_pass(&self) -> Pass {
+    async fn drain_pass(self: &Arc<Self>) -> Pass {
         let publishes = self.republish().await;
         let entries = match self.on_spool(|spool| spool.entries()).await {
             Ok(entries) => entries,
@@ -71,44 +76,61 @@ impl Crashmover {
         if entries.is_empty() {
             return publishes;
         }
+        // A few saves in flight, taken oldest first.
+        let mut saves = JoinSet::new();
+        let mut pass = Pass::Done;
         for entry in entries {
-            if self.closing.load(Ordering::Acquire) {
+            while saves.len() >= DRAIN_CONCURRENCY {
+                if let Some(Ok(Pass::Blocked)) = saves.join_next().await {
+                    pass = Pass::Blocked;
+                }
+            }
+            if pass == Pass::Blocked || self.closing.load(Ordering::Acquire) {
+                break;
+            }
+            saves.spawn(Arc::clone(self).drain_one(entry));
+        }
+        while let Some(done) = saves.join_next().await {
+            if let Ok(Pass::Blocked) = done {
+                pass = Pass::Blocked;
+            }
+        }
+        pass
+    }
+
+    /// Saves one spooled crash, then deletes its entry, then publishes its id.
+    async fn drain_one(self: Arc<Self>, entry: Entry) -> Pass {
+        let listed = entry.clone();
+        let (crash, publish) = match self.on_spool(move |spool| spool.load(&listed)).await {
+            Ok(loaded) => loaded,
+            Err(error @ SpoolError::Corrupt { .. }) => {
+                tracing::error!("drainer: {error}; moved to corrupt/");
+                let _ = self.on_spool(move |spool| spool.quarantine(&entry)).await;
                 return Pass::Done;
             }
-            let listed = entry.clone();
-            let (crash, publish) = match self.on_spool(move |spool| spool.load(&listed)).await {
-                Ok(loaded) => loaded,
-                Err(error @ SpoolError::Corrupt { .. }) => {
-                    tracing::error!("drainer: {error}; moved to corrupt/");
-                    let listed = entry.clone();
-                    let _ = self.on_spool(move |spool| spool.quarantine(&listed)).await;
-                    continue;
-                }
-                Err(error) => {
-                    tracing::error!("drainer: {error}");
-                    return Pass::Blocked;
-                }
-            };
-            let crash = Arc::new(crash);
-            let saved = self
-                .with_retries(Step::Save, 1, || self.storage.save(Arc::clone(&crash)))
-                .await;
-            if !saved {
-                return Pass::Blocked;
-            }
-            crate::fault::point("drain.saved");
-            let listed = entry.clone();
-            if let Err(error) = self.on_spool(move |spool| spool.remove(&listed)).await {
-                // Saved but still listed: it is saved again on the next pass.
+            Err(error) => {
                 tracing::error!("drainer: {error}");
                 return Pass::Blocked;
             }
-            crate::fault::point("drain.removed");
-            tracing::info!("{} unspooled", crash.crash_id);
-            self.metrics.incr(Counter::Unspooled, None);
-            if publish {
-                self.publish_saved(&crash.crash_id).await;
-            }
+        };
+        let crash = Arc::new(crash);
+        let saved = self
+            .with_retries(Step::Save, 1, || self.storage.save(Arc::clone(&crash)))
+            .await;
+        if !saved {
+            return Pass::Blocked;
+        }
+        crate::fault::point("drain.saved");
+        if let Err(error) = self.on_spool(move |spool| spool.remove(&entry)).await {
+            // Saved but still listed: it is saved again on the next pass.
+            tracing::error!("drainer: {error}");
+            return Pass::Blocked;
+        }
+        crate::fault::point("drain.removed");
+        tracing::info!("{} unspooled", crash.crash_id);
+        self.metrics.incr(Counter::Unspooled, None);
+        if publish {
+            self.publish_saved(&crash.crash_id).await;
         }
         Pass::Done
     }
