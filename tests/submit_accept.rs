@@ -389,3 +389,24 @@ fn expect_100_continue_is_honoured() {
         (413, "Discarded=malformed_too_large")
     );
 }
+
+#[test]
+fn answer_headers_are_title_case() {
+    use std::io::{Read, Write};
+    let collector = Collector::start(&[]);
+    let mut stream = std::net::TcpStream::connect(collector.addr).unwrap();
+    let body = Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", b"MDMP")
+        .build();
+    stream
+        .write_all(&post(&body, "Connection: close\r\n"))
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    // Crashpad's socket transport finds the length by this exact spelling.
+    assert!(answer.contains("\r\nContent-Length: "), "{answer}");
+    assert!(answer.contains("\r\nContent-Type: text/plain"), "{answer}");
+}

@@ -89,6 +89,9 @@ pub async fn serve<H: Handler>(
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
+                // `Content-Length`, not `content-length`: some reporters (Crashpad's socket
+                // transport) look answer headers up by their exact, title-case name.
+                .title_case_headers(true)
                 .header_read_timeout(settings.header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
