@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod multipart;
 pub mod publish;
 pub mod pyjson;
+pub mod reporting;
 pub mod response;
 pub mod router;
 pub mod secret;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use antenna::config::Config;
+use antenna::reporting::Reporting;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// mimalloc: per-thread free lists suit per-core acceptors that allocate and free request
@@ -11,11 +12,16 @@ use tokio::signal::unix::{signal, SignalKind};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Logs to stdout at `level`; ERROR events also go to Sentry once it is started.
 fn init_logging(level: tracing::Level) {
-    tracing_subscriber::fmt()
-        .with_max_level(level)
+    use tracing_subscriber::prelude::*;
+    let stdout = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(false)
+        .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level));
+    tracing_subscriber::registry()
+        .with(stdout)
+        .with(antenna::reporting::layer())
         .init();
 }
 
@@ -29,6 +35,16 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.logging_level);
+    // Dropped last: queued events are flushed (two seconds at most) on the way out.
+    let reporting = config
+        .reporting()
+        .map(|settings| Reporting::start(&settings, &config.basedir));
+    let fail = |reporting: &Option<Reporting>| {
+        if let Some(reporting) = reporting {
+            reporting.flush();
+        }
+        ExitCode::FAILURE
+    };
     for (name, value) in config.describe() {
         tracing::info!("{name}={value}");
     }
@@ -36,9 +52,6 @@ fn main() -> ExitCode {
         "memory bound for crash bytes: {} MiB (ANTENNA_MAX_INFLIGHT_BYTES + queues x max crash)",
         config.memory_bound() >> 20
     );
-    if config.sentry_dsn.is_some() {
-        tracing::warn!("SECRET_SENTRY_DSN is set, but Sentry reporting is not built in: errors go to the log only");
-    }
 
     // Signals are registered before anything starts, so an early SIGTERM is not lost.
     let signals = tokio::runtime::Builder::new_current_thread()
@@ -53,7 +66,7 @@ fn main() -> ExitCode {
         Ok(signals) => signals,
         Err(error) => {
             tracing::error!("Unhandled startup exception: installing signal handlers: {error}");
-            return ExitCode::FAILURE;
+            return fail(&reporting);
         }
     };
 
@@ -61,7 +74,7 @@ fn main() -> ExitCode {
         Ok(running) => running,
         Err(error) => {
             tracing::error!("Unhandled startup exception: {error}");
-            return ExitCode::FAILURE;
+            return fail(&reporting);
         }
     };
     tracing::info!("listening on {}", running.local_addr);

@@ -101,8 +101,10 @@ pub struct Config {
     pub hostname: String,
     /// `BASEDIR`: where `version.json` is looked for.
     pub basedir: PathBuf,
-    /// `SECRET_SENTRY_DSN`: accepted for compatibility; see README.
+    /// `SECRET_SENTRY_DSN`: where errors are reported (SPEC §10); checked to parse.
     pub sentry_dsn: Option<Secret>,
+    /// `SENTRY_ENVIRONMENT`: the events' environment.
+    pub sentry_environment: Option<String>,
     /// `ANTENNA_BROKEN_CREDENTIALS` (`user:password`): enables `/__broken__` behind basic auth.
     pub broken_credentials: Option<Secret>,
     /// Every variable read, with its value in effect (secrets masked), in reading order.
@@ -133,6 +135,21 @@ fn default_inflight_bytes(max_crash_size: usize) -> usize {
             kib.checked_mul(1024)
         });
     (total.unwrap_or(4 << 30) / 4).max(max_crash_size.saturating_mul(4))
+}
+
+/// `SECRET_SENTRY_DSN`, refused when it does not parse as a DSN.
+fn sentry_dsn(r: &Reader<'_, impl Env>) -> Result<Option<Secret>, ConfigError> {
+    let dsn = r.secret("SECRET_SENTRY_DSN");
+    if let Some(dsn) = &dsn {
+        crate::reporting::check_dsn(dsn.expose()).map_err(|reason| {
+            invalid(
+                "SECRET_SENTRY_DSN",
+                env::MASK,
+                format!("not a DSN: {reason}"),
+            )
+        })?;
+    }
+    Ok(dsn)
 }
 
 impl Config {
@@ -269,7 +286,8 @@ impl Config {
                 std::env::current_dir()
                     .map_or_else(|_| ".".to_owned(), |dir| dir.display().to_string())
             })),
-            sentry_dsn: r.secret("SECRET_SENTRY_DSN"),
+            sentry_dsn: sentry_dsn(&r)?,
+            sentry_environment: r.text("SENTRY_ENVIRONMENT"),
             broken_credentials,
             listing: r.into_listing(),
         })
@@ -281,6 +299,15 @@ impl Config {
     pub fn memory_bound(&self) -> u128 {
         let queued = (self.workers * self.queue_capacity) as u128;
         self.max_inflight_bytes as u128 + queued * self.max_crash_size as u128
+    }
+
+    /// Where errors are reported, when `SECRET_SENTRY_DSN` is set.
+    pub fn reporting(&self) -> Option<crate::reporting::ReportingConfig> {
+        Some(crate::reporting::ReportingConfig {
+            dsn: self.sentry_dsn.clone()?,
+            environment: self.sentry_environment.clone(),
+            server_name: self.hostname.clone(),
+        })
     }
 
     /// The effective settings as `NAME=value` pairs, secrets masked, for the start-up log:
@@ -422,11 +449,14 @@ mod tests {
     fn secrets_are_masked() {
         let config = Config::from(&env(&[
             ("BREAKPAD_STAGE_SUBMITTER_BEARER_TOKEN", "hunter2"),
-            ("SECRET_SENTRY_DSN", "https://key@sentry"),
+            ("SECRET_SENTRY_DSN", "https://key@sentry.example.com/1"),
         ]))
         .unwrap();
         let text = format!("{:?} {config:?}", config.describe());
         assert!(!text.contains("hunter2") && !text.contains("key@sentry"));
+        let error = Config::from(&env(&[("SECRET_SENTRY_DSN", "key@sentry")])).unwrap_err();
+        assert_eq!(error.var, "SECRET_SENTRY_DSN");
+        assert!(!error.to_string().contains("key@sentry"), "{error}");
         assert!(text.contains("*****"));
     }
 

@@ -1,11 +1,12 @@
 //! Test helpers, one concern per file: [`process`] starts the real `antenna` binary and
 //! reads its logs, [`http`] talks raw HTTP/1.1 to it, [`bodies`] builds crash uploads,
 //! [`store`] reads what it stored; [`s3`], [`rabbitmq`] and [`moto`] run the real servers
-//! the backends talk to.
+//! the backends talk to, [`ingest`] stands in for Sentry.
 #![allow(dead_code, unused_imports)] // each test file uses its own subset
 
 mod bodies;
 mod http;
+pub mod ingest;
 pub mod moto;
 mod process;
 pub mod rabbitmq;
