@@ -35,6 +35,7 @@ async fn route(
     app: &App,
     queue: &SaveQueue,
 ) -> FullResponse {
+    crate::fault::point("route");
     let allowed = match request.uri().path() {
         "/submit" => Method::POST,
         "/__lbheartbeat__" | "/__heartbeat__" | "/__version__" => Method::GET,

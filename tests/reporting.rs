@@ -155,3 +155,25 @@ fn a_stalled_ingest_endpoint_does_not_slow_answers() {
     let allowed = (baseline * 2).max(Duration::from_millis(10));
     assert!(reporting <= allowed, "{reporting:?} vs {baseline:?}");
 }
+
+#[test]
+fn a_panic_on_a_request_thread_is_reported() {
+    #[cfg(not(feature = "fault-injection"))]
+    panic!("this test needs the fault-injection feature: run scripts/test.sh");
+    let ingest = Ingest::start(false);
+    let dsn = ingest.dsn();
+    let collector = Collector::start(&[
+        ("SECRET_SENTRY_DSN", dsn.as_str()),
+        ("ANTENNA_FAULT_PANIC", "route"),
+    ]);
+    // The request's task panics: no answer, the connection is cut, the process lives on.
+    let answer = Client::connect(collector.addr)
+        .try_send(&raw("GET /__lbheartbeat__ HTTP/1.1\r\nHost: x", b""));
+    assert!(answer.is_none(), "{answer:?}");
+    let envelope = ingest.wait_for("fault point route: panicking");
+    assert!(envelope.contains("\"release\":\""), "{envelope}");
+    assert!(
+        Client::try_connect(collector.addr).is_some(),
+        "the process died"
+    );
+}
