@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 use support::ingest::Ingest;
 use support::*;
 
+fn require_fault_injection() {
+    #[cfg(not(feature = "fault-injection"))]
+    panic!("this test needs the fault-injection feature: run scripts/test.sh");
+}
+
 const BROKEN: &str = "GET /__broken__ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic b3BzOnNlY3JldA==";
 
 #[test]
@@ -158,8 +163,7 @@ fn a_stalled_ingest_endpoint_does_not_slow_answers() {
 
 #[test]
 fn a_panic_on_a_request_thread_is_reported() {
-    #[cfg(not(feature = "fault-injection"))]
-    panic!("this test needs the fault-injection feature: run scripts/test.sh");
+    require_fault_injection();
     let ingest = Ingest::start(false);
     let dsn = ingest.dsn();
     let collector = Collector::start(&[
