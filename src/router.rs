@@ -27,6 +27,10 @@ impl Handler for App {
     ) -> FullResponse {
         route(request, peer, self, queue).await
     }
+
+    fn refused_by_http(&self, peer: SocketAddr, error: &hyper::Error) {
+        self.submitter.refused_by_http(peer, error);
+    }
 }
 
 async fn route(

@@ -73,3 +73,44 @@ fn statsd_lines_for_a_submitted_crash() {
         .iter()
         .any(|l| l.contains("on_post.time:") && l.contains("|ms")));
 }
+
+#[test]
+fn http_layer_refusals_are_logged_and_counted() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port().to_string();
+    let collector = Collector::start(&[("STATSD_HOST", "127.0.0.1"), ("STATSD_PORT", &port)]);
+    // HTTP/1.0 with a chunked body: hyper refuses it in its parser, before any handler.
+    let refused = collector.send(&raw(
+        "POST /submit HTTP/1.0\r\nContent-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked",
+        b"0\r\n\r\n",
+    ));
+    assert_eq!(refused.status, 400);
+    let logs = collector.logs_with("submit discarded: http:");
+    assert!(logs.contains("submit discarded: http:"), "{logs}");
+    // The collector keeps serving.
+    collector.send(&raw("GET /__lbheartbeat__ HTTP/1.1\r\nHost: x", b""));
+
+    let wanted = "socorro.collector.breakpad_resource.malformed:1|c|";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 65536];
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(len) = socket.recv(&mut buf) {
+            seen.extend(
+                String::from_utf8_lossy(&buf[..len])
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+        if seen
+            .iter()
+            .any(|l| l.starts_with(wanted) && l.contains("reason:http"))
+        {
+            return;
+        }
+    }
+    panic!("no malformed reason:http in {seen:#?}");
+}

@@ -82,6 +82,7 @@ pub async fn serve<H: Handler>(
                     continue;
                 }
             };
+            let refused = Arc::clone(&handler);
             let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
             let service = service_fn(move |request| {
                 let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
@@ -96,8 +97,12 @@ pub async fn serve<H: Handler>(
                 .serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!("connection ended: {error}");
+                match connection.await {
+                    Err(error) if error.is_parse() || error.is_parse_too_large() => {
+                        refused.refused_by_http(peer, &error);
+                    }
+                    Err(error) => tracing::debug!("connection ended: {error}"),
+                    Ok(()) => {}
                 }
                 drop(permit);
             });

@@ -36,6 +36,12 @@ pub trait Handler: Send + Sync + 'static {
         peer: SocketAddr,
         local: &'a Self::Local,
     ) -> impl Future<Output = FullResponse> + Send + 'a;
+
+    /// The HTTP layer refused a request from `peer` before any handler saw it (a head it
+    /// cannot parse: hyper has answered 400 or 431 itself).
+    fn refused_by_http(&self, peer: SocketAddr, error: &hyper::Error) {
+        let _ = (peer, error);
+    }
 }
 
 /// The running acceptor threads.

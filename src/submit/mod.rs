@@ -94,6 +94,14 @@ impl Submitter {
         }
     }
 
+    /// Counts and logs a request the HTTP layer refused before it reached us (SPEC §2:
+    /// `malformed`, reason `http`), so such clients are seen.
+    pub fn refused_by_http(&self, peer: std::net::SocketAddr, error: &hyper::Error) {
+        self.metrics
+            .incr(Counter::Malformed, Some(("reason", "http")));
+        tracing::info!("submit discarded: http: {error}; client {}", peer.ip());
+    }
+
     /// The save queue of acceptor `index`, for [`handle`](Self::handle).
     pub fn save_queue(&self, index: usize) -> SaveQueue {
         self.crashmover.save_queue(index)
