@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Crashes stored per second by one keep-alive client over `span`.
 fn crash_rate(collector: &Collector, span: Duration) -> f64 {
     let body = Multipart::new()
@@ -41,9 +32,8 @@ fn a_thousand_stalled_uploads_cost_little_and_slow_nobody() {
         ("ANTENNA_WORKERS", "2"),
         ("CRASHMOVER_CRASHSTORAGE_FS_FSYNC", "false"),
     ]);
-    let pid = collector.child.id();
     let without = crash_rate(&collector, Duration::from_secs(2));
-    let baseline = rss_kib(pid);
+    let baseline = collector.rss_kib();
 
     // Each declares 20 MB, sends 40 bytes of it, and stalls.
     let head = format!(
@@ -60,7 +50,7 @@ fn a_thousand_stalled_uploads_cost_little_and_slow_nobody() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let with = crash_rate(&collector, Duration::from_secs(2));
-    let peak = rss_kib(pid);
+    let peak = collector.rss_kib();
     drop(stalled);
 
     assert!(

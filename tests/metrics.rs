@@ -7,13 +7,19 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-#[test]
-fn statsd_lines_for_a_submitted_crash() {
+/// A UDP socket standing in for statsd, and its port.
+fn statsd_socket() -> (UdpSocket, String) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let port = socket.local_addr().unwrap().port().to_string();
+    (socket, port)
+}
+
+#[test]
+fn statsd_lines_for_a_submitted_crash() {
+    let (socket, port) = statsd_socket();
     let collector = Collector::start(&[
         ("STATSD_HOST", "127.0.0.1"),
         ("STATSD_PORT", &port),
@@ -76,11 +82,7 @@ fn statsd_lines_for_a_submitted_crash() {
 
 #[test]
 fn http_layer_refusals_are_logged_and_counted() {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let port = socket.local_addr().unwrap().port().to_string();
+    let (socket, port) = statsd_socket();
     let collector = Collector::start(&[("STATSD_HOST", "127.0.0.1"), ("STATSD_PORT", &port)]);
     // HTTP/1.0 with a chunked body: hyper refuses it in its parser, before any handler.
     let refused = collector.send(&raw(

@@ -224,15 +224,6 @@ fn s3_outage_is_ridden_out_in_the_spool() {
     assert!(!logs.contains("dropped"), "{logs}");
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn full_queues_and_a_full_spool_answer_503_and_memory_stays_bounded() {
     let server = S3Server::start();
@@ -248,7 +239,7 @@ fn full_queues_and_a_full_spool_answer_503_and_memory_stays_bounded() {
     );
     let dump = vec![0x5a; 400 * 1024];
     let request = crash(&json!({"ProductName": "Firefox"}), &dump);
-    let baseline = rss_kib(collector.child.id());
+    let baseline = collector.rss_kib();
     server.pause(true);
 
     let addr = collector.addr;
@@ -275,7 +266,7 @@ fn full_queues_and_a_full_spool_answer_503_and_memory_stays_bounded() {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut peak = 0;
     while Instant::now() < deadline {
-        peak = peak.max(rss_kib(collector.child.id()));
+        peak = peak.max(collector.rss_kib());
         std::thread::sleep(Duration::from_millis(20));
     }
     server.pause(false);

@@ -235,16 +235,7 @@ fn write_everything_then_read(addr: std::net::SocketAddr, request: &[u8]) -> Res
 #[test]
 fn clients_that_write_everything_first_read_early_answers() {
     let collector = Collector::start(&[("ANTENNA_MAX_CRASH_SIZE", "2MiB")]);
-    let pid = collector.child.id();
-    let rss = || {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap()
-    };
-    let baseline = rss();
+    let baseline = collector.rss_kib();
 
     // 30 MB against a 2 MB limit: refused by its Content-Length before any body is read.
     let huge = Multipart::new()
@@ -272,7 +263,7 @@ fn clients_that_write_everything_first_read_early_answers() {
     for client in clients {
         assert_eq!(client.join().unwrap(), 413);
     }
-    let grown_mib = rss().saturating_sub(baseline) / 1024;
+    let grown_mib = collector.rss_kib().saturating_sub(baseline) / 1024;
     assert!(
         grown_mib < 32,
         "RSS grew {grown_mib} MiB while discarding bodies"

@@ -202,6 +202,16 @@ impl Collector {
         }
     }
 
+    /// The process's resident memory (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// SIGTERM, then wait (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let _ = Command::new("kill")
