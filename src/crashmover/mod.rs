@@ -614,45 +614,23 @@ mod tests {
         assert_eq!(publisher.published(), [a]);
     }
 
-    /// Local storage that fails on demand: saves are retried in place, never spooled.
-    #[derive(Debug, Default)]
-    struct LocalMemory(MemoryStorage);
-
-    impl CrashStorage for LocalMemory {
-        fn name(&self) -> &'static str {
-            self.0.name()
-        }
-        fn save(&self, crash: Arc<CrashReport>) -> crate::storage::StorageFuture<'_> {
-            self.0.save(crash)
-        }
-        fn check_health(&self) -> crate::storage::StorageFuture<'_> {
-            self.0.check_health()
-        }
-        fn verify_at_startup(&self) -> crate::storage::StorageFuture<'_> {
-            self.0.verify_at_startup()
-        }
-        fn is_local(&self) -> bool {
-            true
-        }
-    }
-
     #[test]
     fn local_saves_are_retried_then_dropped() {
         let dir = SpoolDir::new();
-        let storage = Arc::new(LocalMemory::default());
-        storage.0.fail_next(2);
+        let storage = Arc::new(MemoryStorage::local());
+        storage.fail_next(2);
         let publisher = Arc::new(MemoryPublisher::new());
         let (mover, pool) = pool(storage.clone(), publisher, dir.open(1 << 20), 3);
         let queue = mover.save_queue(0);
         let third_attempt = save(&queue, crash(IdKind::Accept), true);
         assert_eq!(third_attempt, Ok(SaveOutcome::Saved));
-        storage.0.fail_next(5);
+        storage.fail_next(5);
         assert_eq!(
             save(&queue, crash(IdKind::Accept), true),
             Err(NotSaved::Failed)
         );
         pool.shutdown();
-        assert_eq!(storage.0.saved_ids().len(), 1);
+        assert_eq!(storage.saved_ids().len(), 1);
         assert_eq!(
             mover.spool().stats().crashes,
             0,
@@ -753,7 +731,7 @@ mod tests {
         let runtime = runtime();
         for local in [false, true] {
             let storage: Arc<dyn CrashStorage> = if local {
-                Arc::new(LocalMemory::default())
+                Arc::new(MemoryStorage::local())
             } else {
                 Arc::new(MemoryStorage::new())
             };

@@ -14,12 +14,22 @@ use crate::fail_on_demand::FailOnDemand;
 pub struct MemoryStorage {
     failures: FailOnDemand,
     saved: Mutex<BTreeMap<String, Arc<CrashReport>>>,
+    /// Behaves as local storage (fs): failing saves are retried, never spooled.
+    local: bool,
 }
 
 impl MemoryStorage {
-    /// An empty store that works.
+    /// An empty store that works, standing in for remote storage (S3).
     pub fn new() -> MemoryStorage {
         MemoryStorage::default()
+    }
+
+    /// An empty store that works, standing in for local storage (fs).
+    pub fn local() -> MemoryStorage {
+        MemoryStorage {
+            local: true,
+            ..MemoryStorage::default()
+        }
     }
 
     /// The next `count` saves fail with a backend error (`usize::MAX`: until
@@ -79,6 +89,10 @@ impl CrashStorage for MemoryStorage {
 
     fn verify_at_startup(&self) -> StorageFuture<'_> {
         self.check_health()
+    }
+
+    fn is_local(&self) -> bool {
+        self.local
     }
 }
 
