@@ -14,6 +14,7 @@ pub mod config;
 pub mod crash;
 pub mod crash_id;
 pub mod crashmover;
+pub mod decompress;
 pub mod fail_on_demand;
 pub mod fault;
 pub mod gzip;

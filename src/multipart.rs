@@ -561,6 +561,38 @@ fn unfold(block: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Longest boundary RFC 2046 allows.
+pub const MAX_BOUNDARY_LEN: usize = 70;
+
+/// The boundary of a body that opens with its own delimiter line (`--<boundary>` then
+/// optional padding and CRLF), as a whole form nested inside a part does. `None` unless that
+/// line holds a valid RFC 2046 boundary (1 to 70 `bchars`, not ending in a space).
+pub fn leading_boundary(body: &[u8]) -> Option<&str> {
+    let rest = body.strip_prefix(b"--")?;
+    // The boundary, then transport padding: a short line or none at all.
+    let line = &rest[..rest.len().min(MAX_BOUNDARY_LEN + 64)];
+    let line = &line[..memmem::find(line, b"\r\n")?];
+    let boundary = line.trim_ascii_end();
+    let bchar = |b: &u8| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(b);
+    let valid = (1..=MAX_BOUNDARY_LEN).contains(&boundary.len()) && boundary.iter().all(bchar);
+    valid.then(|| std::str::from_utf8(boundary).ok()).flatten()
+}
+
+/// Parses a whole body already in memory, adopting its buffer (part bodies are views of it).
+pub fn parse_all(boundary: &str, body: BytesMut, limits: Limits) -> Result<Vec<Part>, Error> {
+    let mut parser = Parser::new(boundary, limits);
+    parser.feed_buffer(body)?;
+    parser.finish();
+    let mut parts = Vec::new();
+    loop {
+        match parser.next_part()? {
+            Next::Part(part) => parts.push(part),
+            // Input is finished: the parser never asks for more.
+            Next::NeedMore | Next::End => return Ok(parts),
+        }
+    }
+}
+
 /// Parses `; key=value; key="quoted \" value"` parameter lists (Content-Type,
 /// Content-Disposition). Keys are returned as sent; values unquoted. Invalid UTF-8 is replaced,
 /// which only callers that already checked the text rely on.
@@ -993,5 +1025,27 @@ mod tests {
         };
         assert!(range.contains(&(dump.body.as_ptr() as usize)));
         assert_eq!(parser.next_part().unwrap(), Next::End);
+    }
+
+    #[test]
+    fn leading_boundaries() {
+        assert_eq!(leading_boundary(b"--abc\r\nrest"), Some("abc"));
+        assert_eq!(
+            leading_boundary(b"--a b' ()+_,-./:=?  \t\r\n"),
+            Some("a b' ()+_,-./:=?")
+        );
+        for not_one in [
+            &b"-abc\r\n"[..],
+            b"--\r\n",
+            b"--abc",
+            b"--ab\x00c\r\n",
+            b"--ab\"c\r\n",
+        ] {
+            assert_eq!(leading_boundary(not_one), None, "{not_one:?}");
+        }
+        let longest = format!("--{}\r\n", "b".repeat(MAX_BOUNDARY_LEN));
+        assert!(leading_boundary(longest.as_bytes()).is_some());
+        let too_long = format!("--{}\r\n", "b".repeat(MAX_BOUNDARY_LEN + 1));
+        assert_eq!(leading_boundary(too_long.as_bytes()), None);
     }
 }

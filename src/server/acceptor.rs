@@ -16,6 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use super::http10::Http10Chunked;
 use super::Handler;
 
 /// Settings of every acceptor.
@@ -94,7 +95,7 @@ pub async fn serve<H: Handler>(
                 // transport) look answer headers up by their exact, title-case name.
                 .title_case_headers(true)
                 .header_read_timeout(settings.header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(Http10Chunked::new(stream)), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 match connection.await {

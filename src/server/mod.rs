@@ -16,6 +16,7 @@ use crate::config::RuntimeModel;
 use crate::response::FullResponse;
 
 pub mod acceptor;
+pub mod http10;
 pub mod listener;
 
 pub use acceptor::AcceptorSettings;

@@ -1,30 +1,40 @@
 //! Reading a submission body off the connection, under the size cap and the idle timeout,
 //! into multipart parts.
 //!
-//! Plain bodies stream straight into the multipart parser as chunks arrive, so the boundary
-//! scan overlaps the upload and the body is copied once (into the parser's buffer, sized
-//! from Content-Length). Gzip bodies are gathered, then inflated ([`crate::gzip`]) into one
-//! buffer that the parser adopts without a copy.
+//! Plain multipart bodies stream straight into the multipart parser as chunks arrive, so the
+//! boundary scan overlaps the upload and the body is copied once (into the parser's buffer,
+//! sized from Content-Length). Gzip bodies are gathered, then inflated ([`crate::gzip`]) into
+//! one buffer that the parser adopts without a copy. A bare minidump body is gathered and
+//! becomes the dump as it is.
 
 use std::time::{Duration, Instant};
 
-use bytes::{Buf as _, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
 use super::reject::Reject;
-use super::request::Head;
+use super::request::{Form, Head};
 use crate::budget::Reservation;
 use crate::gzip::gunzip;
 use crate::metrics::{Histogram, Metrics, Timer};
-use crate::multipart::{Limits, Next, Parser, Part};
+use crate::multipart::{self, Limits, Next, Parser, Part};
 use crate::BoxError;
 
-/// The parts of a body and what the raw crash's metadata says about it.
+/// What a body holds, as its form says.
+#[derive(Debug)]
+pub enum Content {
+    /// Every part of a multipart body, in order.
+    Parts(Vec<Part>),
+    /// A bare minidump (its `MDMP` magic checked).
+    RawMinidump(Bytes),
+}
+
+/// The content of a body and what the raw crash's metadata says about it.
 #[derive(Debug)]
 pub struct Received {
-    /// Every part, in order.
-    pub parts: Vec<Part>,
+    /// Parts or a bare minidump.
+    pub content: Content,
     /// Bytes as received on the wire (the compressed size for gzip bodies).
     pub wire_size: usize,
     /// Bytes after decompression (equal to `wire_size` for plain bodies).
@@ -39,6 +49,9 @@ pub struct BodyLimits {
     /// Longest wait for the next chunk (`ANTENNA_BODY_TIMEOUT_SECONDS`).
     pub idle_timeout: Duration,
 }
+
+/// The first bytes of every minidump.
+const MINIDUMP_MAGIC: &[u8] = b"MDMP";
 
 /// Reads and parses `body`, holding its bytes in `budget`.
 pub async fn receive<B>(
@@ -61,51 +74,46 @@ where
         ..Limits::default()
     };
     let expected = head.content_length.unwrap_or(0);
-    if head.compressed {
-        // Grown as bytes arrive (a declared length costs nothing until they do).
-        let mut compressed = BytesMut::with_capacity(expected.min(max_size).min(4 << 10));
-        read_chunks(body, idle, budget, |chunk| {
-            if compressed.len() + chunk.len() > max_size {
-                return Err(Reject::TooLarge(max_size));
-            }
-            compressed.extend_from_slice(chunk);
-            Ok(())
-        })
-        .await?;
-        if compressed.is_empty() {
-            return Err(Reject::NoContentLength);
+    let boundary = match &head.form {
+        Form::Multipart { boundary } if !head.compressed => boundary,
+        form => {
+            // Gathered whole: gzip inflates in one call, a bare minidump is one dump.
+            let gathered = gather(body, expected, limits, budget).await?;
+            let wire_size = gathered.len();
+            let decoded = if head.compressed {
+                inflate(&gathered, max_size, budget, metrics).await?
+            } else {
+                gathered
+            };
+            let decoded_size = decoded.len();
+            let payload = if head.compressed {
+                "compressed"
+            } else {
+                "uncompressed"
+            };
+            metrics.histogram(
+                Histogram::CrashSize,
+                decoded_size as u64,
+                Some(("payload", payload)),
+            );
+            let content = match form {
+                Form::RawMinidump if decoded.starts_with(MINIDUMP_MAGIC) => {
+                    Content::RawMinidump(decoded.freeze())
+                }
+                Form::RawMinidump => return Err(Reject::WrongContentType),
+                Form::Multipart { boundary } => {
+                    Content::Parts(multipart::parse_all(boundary, decoded, parser_limits)?)
+                }
+            };
+            return Ok(Received {
+                content,
+                wire_size,
+                decoded_size,
+            });
         }
-        let started = Instant::now();
-        let inflated = gunzip(&compressed, max_size);
-        let result = if inflated.is_ok() { "success" } else { "fail" };
-        metrics.time(
-            Timer::GzippedCrashDecompress,
-            started.elapsed(),
-            Some(("result", result)),
-        );
-        let inflated = inflated?;
-        let decoded_size = inflated.len();
-        if !budget.grow(decoded_size, BUDGET_PATIENCE).await {
-            return Err(Reject::Overloaded);
-        }
-        metrics.histogram(
-            Histogram::CrashSize,
-            decoded_size as u64,
-            Some(("payload", "compressed")),
-        );
-        let mut parser = Parser::new(&head.boundary, parser_limits);
-        parser.feed_buffer(inflated)?;
-        parser.finish();
-        let mut parts = Vec::new();
-        drain(&mut parser, &mut parts)?;
-        return Ok(Received {
-            parts,
-            wire_size: compressed.len(),
-            decoded_size,
-        });
-    }
+    };
 
-    let mut parser = Parser::with_capacity(&head.boundary, parser_limits, expected);
+    let mut parser = Parser::with_capacity(boundary, parser_limits, expected);
     let mut parts = Vec::new();
     read_chunks(body, idle, budget, |chunk| {
         parser.feed(chunk)?;
@@ -123,10 +131,61 @@ where
         Some(("payload", "uncompressed")),
     );
     Ok(Received {
-        parts,
+        content: Content::Parts(parts),
         wire_size: parser.received(),
         decoded_size: parser.received(),
     })
+}
+
+/// Reads the whole body into one buffer, grown as bytes arrive (a declared length costs
+/// nothing until they do).
+async fn gather<B>(
+    body: &mut B,
+    expected: usize,
+    limits: BodyLimits,
+    budget: &mut Reservation,
+) -> Result<BytesMut, Reject>
+where
+    B: Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let max_size = limits.max_size;
+    let mut gathered = BytesMut::with_capacity(expected.min(max_size).min(4 << 10));
+    read_chunks(body, limits.idle_timeout, budget, |chunk| {
+        if gathered.len() + chunk.len() > max_size {
+            return Err(Reject::TooLarge(max_size));
+        }
+        gathered.extend_from_slice(chunk);
+        Ok(())
+    })
+    .await?;
+    if gathered.is_empty() {
+        return Err(Reject::NoContentLength);
+    }
+    Ok(gathered)
+}
+
+/// Inflates a gzip body under the cap, timing it, and takes the inflated bytes from the
+/// budget.
+async fn inflate(
+    compressed: &[u8],
+    max_size: usize,
+    budget: &mut Reservation,
+    metrics: &Metrics,
+) -> Result<BytesMut, Reject> {
+    let started = Instant::now();
+    let inflated = gunzip(compressed, max_size);
+    let result = if inflated.is_ok() { "success" } else { "fail" };
+    metrics.time(
+        Timer::GzippedCrashDecompress,
+        started.elapsed(),
+        Some(("result", result)),
+    );
+    let inflated = inflated?;
+    if !budget.grow(inflated.len(), BUDGET_PATIENCE).await {
+        return Err(Reject::Overloaded);
+    }
+    Ok(inflated)
 }
 
 /// Pulls every complete part out of the parser.
@@ -169,7 +228,7 @@ where
 }
 
 /// How long a request waits for room in the in-flight budget before it is refused.
-const BUDGET_PATIENCE: Duration = Duration::from_secs(2);
+pub const BUDGET_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Feeds every data frame of `body` to `sink`, with `idle` as the longest wait per frame;
 /// each frame's bytes are taken from `budget` first.

@@ -1,13 +1,16 @@
-//! From multipart parts to annotations and dumps (SPEC §2 "Parts"; Antenna's
-//! `extract_payload`, edge case by edge case).
+//! From a body's content to annotations and dumps (SPEC §2 "Parts"; Antenna's
+//! `extract_payload`, edge case by edge case), and the forms real reporters add: a bare
+//! minidump with annotations in the query string, Electron's form nested in a dump part,
+//! and dumps sent compressed.
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value};
 
 use super::reject::Reject;
-use crate::multipart::Part;
+use crate::decompress::{self, Codec, DecompressError};
+use crate::multipart::{self, Limits, Part};
 
 /// Dump names that would collide with the storage's own objects.
 const RESERVED_DUMP_NAMES: &[&str] = &["dump_names", "processed_crash", "raw_crash"];
@@ -18,6 +21,31 @@ const MAX_ANNOTATION_LEN: usize = 20 * 1024 * 1024;
 /// Note added when a report mixes the two annotation styles.
 pub const BOTH_STYLES_NOTE: &str =
     "includes annotations in both json-encoded extra and formdata parts";
+/// The dump a bare minidump body is.
+const RAW_DUMP_NAME: &str = "upload_file_minidump";
+
+/// How the annotations arrived (`metadata.payload`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Payload {
+    /// Form fields only.
+    #[default]
+    Multipart,
+    /// A JSON annotations part was seen.
+    Json,
+    /// A bare minidump body, annotations from the query string.
+    Raw,
+}
+
+impl Payload {
+    /// The `metadata.payload` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Payload::Multipart => "multipart",
+            Payload::Json => "json",
+            Payload::Raw => "raw",
+        }
+    }
+}
 
 /// What a body holds.
 #[derive(Debug, Default, PartialEq)]
@@ -28,17 +56,147 @@ pub struct Extracted {
     pub dumps: BTreeMap<String, Bytes>,
     /// Collector notes, in the order things happened.
     pub notes: Vec<String>,
-    /// True when a JSON annotations part was seen (`metadata.payload` = `json`).
-    pub has_json: bool,
+    /// How the annotations arrived.
+    pub payload: Payload,
 }
 
-/// Sorts parts into annotations and dumps.
+/// Sorts parts into annotations and dumps. A dump part that holds a whole multipart form
+/// (old Electron reporters) is replaced by the parts it holds; parts of the outer form win
+/// over inner ones of the same name.
 pub fn extract(parts: Vec<Part>) -> Result<Extracted, Reject> {
-    let mut out = Extracted::default();
-    let mut has_form_fields = false;
+    let mut outer = Sorter::default();
+    let mut nested = Vec::new();
     for part in parts {
-        let Some(name) = part.name.clone().filter(|name| !name.is_empty()) else {
+        outer.sort(part, Some(&mut nested))?;
+    }
+    for (dump_name, parts) in nested {
+        let mut inner = Sorter::default();
+        for part in parts {
+            inner.sort(part, None)?;
+        }
+        outer.adopt(inner);
+        outer
+            .out
+            .notes
+            .push(format!("{dump_name} held a nested multipart form"));
+    }
+    let Sorter {
+        mut out,
+        has_form_fields,
+    } = outer;
+    if out.payload == Payload::Json && has_form_fields {
+        out.notes.push(BOTH_STYLES_NOTE.to_owned());
+    }
+    if out.annotations.is_empty() {
+        return Err(Reject::NoAnnotations);
+    }
+    Ok(out)
+}
+
+/// A bare minidump body: the dump is `upload_file_minidump`, the annotations are the query
+/// string's parameters (percent-decoded UTF-8; the last of repeated names wins).
+pub fn raw_minidump(dump: Bytes, query: Option<&str>) -> Result<Extracted, Reject> {
+    let mut out = Extracted {
+        payload: Payload::Raw,
+        ..Extracted::default()
+    };
+    for pair in query.unwrap_or("").split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (percent_decode(name), percent_decode(value)) {
+            (Some(decoded), _) if decoded.is_empty() => {}
+            (Some(decoded), Some(value)) => {
+                out.annotations.insert(decoded, Value::String(value));
+            }
+            // Named as sent (still percent-encoded): the note stays plain text.
+            _ => out.notes.push(format!(
+                "query parameter {name} is not valid UTF-8 text; dropped"
+            )),
+        }
+    }
+    if out.annotations.is_empty() {
+        return Err(Reject::NoAnnotations);
+    }
+    out.dumps.insert(RAW_DUMP_NAME.to_owned(), dump);
+    Ok(out)
+}
+
+/// Decodes `%XX` escapes and `+` (a space in query strings); `None` if the result is not
+/// UTF-8. A `%` not followed by two hex digits is kept as it is.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match bytes[at] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(at + 1).and_then(|&b| hex(b)),
+                bytes.get(at + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    at += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        at += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Replaces every compressed dump (found by its magic bytes) with its decompressed bytes,
+/// keeping the stored dumps together under `max_size`; returns the bytes added. A dump that
+/// has a magic but does not decompress is kept as received, with a note.
+pub fn inflate_dumps(extracted: &mut Extracted, max_size: usize) -> Result<usize, Reject> {
+    let mut total: usize = extracted.dumps.values().map(Bytes::len).sum();
+    let mut added = 0;
+    for (name, dump) in extracted.dumps.iter_mut() {
+        let Some(codec) = Codec::sniff(dump) else {
             continue;
+        };
+        let others = total - dump.len();
+        match decompress::decompress(codec, dump, max_size.saturating_sub(others)) {
+            Ok(inflated) => {
+                total = others + inflated.len();
+                added += inflated.len().saturating_sub(dump.len());
+                *dump = inflated;
+                extracted
+                    .notes
+                    .push(format!("{name} was {}-compressed", codec.name()));
+            }
+            Err(DecompressError::TooLarge { .. }) => return Err(Reject::TooLarge(max_size)),
+            Err(DecompressError::Damaged(_) | DecompressError::WindowTooLarge { .. }) => {
+                extracted.notes.push(format!(
+                    "{name} looked {}-compressed but did not decompress",
+                    codec.name()
+                ));
+            }
+        }
+    }
+    Ok(added)
+}
+
+/// Sorts parts one at a time, with what the order rules need to know.
+#[derive(Debug, Default)]
+struct Sorter {
+    out: Extracted,
+    has_form_fields: bool,
+}
+
+impl Sorter {
+    /// Sorts one part. A dump part that holds a whole form goes to `nested` (when given)
+    /// instead, with its dump name.
+    fn sort(
+        &mut self,
+        part: Part,
+        nested: Option<&mut Vec<(String, Vec<Part>)>>,
+    ) -> Result<(), Reject> {
+        let out = &mut self.out;
+        let Some(name) = part.name.clone().filter(|name| !name.is_empty()) else {
+            return Ok(());
         };
         let media_type = part.media_type();
         let media_type = media_type.as_deref().unwrap_or("text/plain");
@@ -49,14 +207,14 @@ pub fn extract(parts: Vec<Part>) -> Result<Extracted, Reject> {
                 Ok(_) => return Err(Reject::InvalidJsonValue),
                 Err(error) => return Err(Reject::InvalidJson(error)),
             }
-            out.has_json = true;
+            out.payload = Payload::Json;
         } else if media_type.starts_with("text/plain") && part.filename.is_none() {
-            has_form_fields = true;
+            self.has_form_fields = true;
             let charset = part.charset().unwrap_or_else(|| "utf-8".to_owned());
             if part.body.len() > MAX_ANNOTATION_LEN {
                 out.notes
                     .push("extract payload text part exception: body part is too large".into());
-                continue;
+                return Ok(());
             }
             match decode(&part.body, &charset) {
                 Some(value) => {
@@ -71,6 +229,12 @@ pub fn extract(parts: Vec<Part>) -> Result<Extracted, Reject> {
             if RESERVED_DUMP_NAMES.contains(&dump_name.as_str()) {
                 return Err(Reject::InvalidDumpName(dump_name));
             }
+            if let Some(nested) = nested {
+                if let Some(parts) = nested_form(&part.body) {
+                    nested.push((dump_name, parts));
+                    return Ok(());
+                }
+            }
             if media_type != "application/octet-stream" {
                 let content_type = part.content_type.as_deref().unwrap_or("text/plain");
                 out.notes
@@ -78,14 +242,35 @@ pub fn extract(parts: Vec<Part>) -> Result<Extracted, Reject> {
             }
             out.dumps.insert(dump_name, part.body);
         }
+        Ok(())
     }
-    if out.has_json && has_form_fields {
-        out.notes.push(BOTH_STYLES_NOTE.to_owned());
+
+    /// Takes what `inner` found that this one does not already have.
+    fn adopt(&mut self, inner: Sorter) {
+        let out = &mut self.out;
+        for (name, value) in inner.out.annotations {
+            out.annotations.entry(name).or_insert(value);
+        }
+        for (name, dump) in inner.out.dumps {
+            out.dumps.entry(name).or_insert(dump);
+        }
+        out.notes.extend(inner.out.notes);
+        if inner.out.payload == Payload::Json {
+            out.payload = Payload::Json;
+        }
+        self.has_form_fields |= inner.has_form_fields;
     }
-    if out.annotations.is_empty() {
-        return Err(Reject::NoAnnotations);
-    }
-    Ok(out)
+}
+
+/// The parts of a dump part's bytes if they are a whole multipart form: they start with
+/// `--`, the first line is a valid boundary, and they parse with it.
+fn nested_form(body: &Bytes) -> Option<Vec<Part>> {
+    let boundary = multipart::leading_boundary(body)?;
+    let limits = Limits {
+        max_body: body.len(),
+        ..Limits::default()
+    };
+    multipart::parse_all(boundary, BytesMut::from(&body[..]), limits).ok()
 }
 
 /// Keeps ASCII letters, digits and `_`, then cuts to 30 characters.
@@ -194,7 +379,7 @@ mod tests {
                 "unknown content type: upload_file_minidump_browser text/plain",
             ]
         );
-        assert!(!out.has_json);
+        assert_eq!(out.payload, Payload::Multipart);
     }
 
     #[test]
@@ -215,7 +400,7 @@ mod tests {
         assert_eq!(out.annotations["Num"], 5);
         assert_eq!(out.annotations["Nested"]["a"][0], 1);
         assert_eq!(out.notes, [BOTH_STYLES_NOTE]);
-        assert!(out.has_json);
+        assert_eq!(out.payload, Payload::Json);
     }
 
     #[test]
@@ -309,6 +494,126 @@ mod tests {
         assert!(matches!(
             extract(vec![field("A", "1"), reserved]),
             Err(Reject::InvalidDumpName(name)) if name == "raw_crash"
+        ));
+    }
+
+    #[test]
+    fn raw_minidump_takes_annotations_from_the_query() {
+        let out = raw_minidump(
+            Bytes::from_static(b"MDMP..."),
+            Some("ProductName=Firefox&Version=133.0&Note=a%20b+c%2B&Version=134.0&flag&=x&Bad=%ff"),
+        )
+        .unwrap();
+        assert_eq!(out.annotations["ProductName"], "Firefox");
+        assert_eq!(out.annotations["Version"], "134.0", "the last wins");
+        assert_eq!(out.annotations["Note"], "a b c+");
+        assert_eq!(out.annotations["flag"], "");
+        assert!(!out.annotations.contains_key("Bad"));
+        assert_eq!(
+            out.notes,
+            ["query parameter Bad is not valid UTF-8 text; dropped"]
+        );
+        assert_eq!(&out.dumps["upload_file_minidump"][..], b"MDMP...");
+        assert_eq!(out.payload, Payload::Raw);
+        assert!(matches!(
+            raw_minidump(Bytes::from_static(b"MDMP"), None),
+            Err(Reject::NoAnnotations)
+        ));
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%4").as_deref(), Some("%4"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+    }
+
+    fn nested_body() -> Vec<u8> {
+        b"--inner-boundary\r\n\
+Content-Disposition: form-data; name=\"ProductName\"\r\n\r\nInner\r\n\
+--inner-boundary\r\n\
+Content-Disposition: form-data; name=\"Version\"\r\n\r\n1.0\r\n\
+--inner-boundary\r\n\
+Content-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"a.dmp\"\r\n\
+Content-Type: application/octet-stream\r\n\r\nMDMP inner\r\n\
+--inner-boundary--\r\n"
+            .to_vec()
+    }
+
+    #[test]
+    fn nested_form_is_unwrapped_outer_parts_win() {
+        let out = extract(vec![
+            field("ProductName", "Electron"),
+            part(
+                Some("upload_file_minidump"),
+                Some("blob"),
+                Some("application/octet-stream"),
+                &nested_body(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(out.annotations["ProductName"], "Electron");
+        assert_eq!(out.annotations["Version"], "1.0");
+        assert_eq!(&out.dumps["upload_file_minidump"][..], b"MDMP inner");
+        assert_eq!(
+            out.notes,
+            ["upload_file_minidump held a nested multipart form"]
+        );
+        // Starts with `--` but is not a form: a dump like any other.
+        let not_a_form = extract(vec![
+            field("A", "1"),
+            part(
+                Some("d"),
+                Some("x"),
+                Some("application/octet-stream"),
+                b"--x\r\njunk",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(&not_a_form.dumps["d"][..], b"--x\r\njunk");
+        assert!(not_a_form.notes.is_empty());
+    }
+
+    #[test]
+    fn compressed_dumps_are_inflated_under_the_cap() {
+        let dump = b"MDMP".repeat(1000);
+        let mut out = extract(vec![
+            field("A", "1"),
+            part(
+                Some("upload_file_minidump"),
+                Some("a.dmp.gz"),
+                Some("application/octet-stream"),
+                &antenna_testkit::gzip(&dump),
+            ),
+            part(
+                Some("other"),
+                Some("b"),
+                Some("application/octet-stream"),
+                b"BZh9 not really bzip2",
+            ),
+        ])
+        .unwrap();
+        let compressed_len = out.dumps["upload_file_minidump"].len();
+        let cap = dump.len() + 21;
+        assert_eq!(
+            inflate_dumps(&mut out, cap).unwrap(),
+            dump.len() - compressed_len
+        );
+        assert!(out.dumps["upload_file_minidump"][..] == dump[..]);
+        assert_eq!(&out.dumps["other"][..], b"BZh9 not really bzip2");
+        assert_eq!(
+            out.notes,
+            [
+                "other looked bzip2-compressed but did not decompress",
+                "upload_file_minidump was gzip-compressed",
+            ]
+        );
+        // The cap is on every stored dump together.
+        let mut over = extract(vec![
+            field("A", "1"),
+            part(Some("d"), Some("x"), None, &antenna_testkit::gzip(&dump)),
+            part(Some("e"), Some("y"), None, b"12345"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            inflate_dumps(&mut over, dump.len() + 4),
+            Err(Reject::TooLarge(_))
         ));
     }
 }

@@ -162,7 +162,14 @@ impl Submitter {
         // Held until the answer: the body's bytes count against the budget until then.
         let mut reservation = self.budget.reserve();
         let received = body::receive(body, &head, limits, &mut reservation, &self.metrics).await?;
-        let extracted = extract::extract(received.parts)?;
+        let mut extracted = match received.content {
+            body::Content::Parts(parts) => extract::extract(parts)?,
+            body::Content::RawMinidump(dump) => extract::raw_minidump(dump, parts.uri.query())?,
+        };
+        let inflated = extract::inflate_dumps(&mut extracted, self.max_crash_size)?;
+        if !reservation.grow(inflated, body::BUDGET_PATIENCE).await {
+            return Err(Reject::Overloaded);
+        }
         self.metrics.incr(Counter::IncomingCrash, None);
         let from_submitter = match (&self.submitter_token, &head.bearer_token) {
             (Some(expected), Some(given)) => expected.matches(given.as_bytes()),
@@ -217,7 +224,7 @@ impl Submitter {
             mut annotations,
             dumps,
             mut notes,
-            has_json,
+            payload,
         } = extracted;
         let verdict = self.throttler.throttle(&annotations, now.date(), rng);
         let kind = match verdict.outcome {
@@ -254,7 +261,7 @@ impl Submitter {
         let metadata = json!({
             "collector_notes": notes,
             "dump_checksums": checksums,
-            "payload": if has_json { "json" } else { "multipart" },
+            "payload": payload.as_str(),
             "payload_compressed": if facts.compressed { "1" } else { "0" },
             "payload_size": facts.wire_size,
             "throttle_rule": verdict.rule,

@@ -1,19 +1,38 @@
 //! The checks a submission passes before a byte of its body is read: content type,
 //! boundary, length, encoding (SPEC §2, in Antenna's order: the first failure wins).
+//!
+//! Besides multipart forms, a body may be a bare minidump (SPEC §2 "What real reporters
+//! send"): its media type says so here, its `MDMP` magic is checked once it has arrived.
 
 use http::header::{self, HeaderMap};
 
 use super::reject::Reject;
-use crate::multipart;
+use crate::multipart::{self, MAX_BOUNDARY_LEN};
 
-/// Longest boundary RFC 2046 allows.
-const MAX_BOUNDARY_LEN: usize = 70;
+/// Media types of a body that is one minidump, annotations in the query string.
+const RAW_MINIDUMP_TYPES: &[&str] = &[
+    "application/octet-stream",
+    "application/x-dmp",
+    "application/x-minidump",
+];
+
+/// How the body is framed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Form {
+    /// `multipart/form-data` (or `multipart/mixed`) with this boundary, unquoted.
+    Multipart {
+        /// The boundary.
+        boundary: String,
+    },
+    /// The whole body is the `upload_file_minidump` dump.
+    RawMinidump,
+}
 
 /// What the request head says about the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
-    /// The multipart boundary, unquoted.
-    pub boundary: String,
+    /// Multipart or a bare minidump.
+    pub form: Form,
     /// `Content-Encoding: gzip` (or `x-gzip`), any case.
     pub compressed: bool,
     /// The declared length; `None` for chunked bodies.
@@ -40,14 +59,18 @@ pub fn check(headers: &HeaderMap, max_size: usize) -> Result<Head, Reject> {
     let media_type = String::from_utf8_lossy(media_type)
         .trim()
         .to_ascii_lowercase();
-    if media_type != "multipart/form-data" && media_type != "multipart/mixed" {
+    let form = if media_type == "multipart/form-data" || media_type == "multipart/mixed" {
+        let boundary = multipart::params(params)
+            .find(|(key, _)| key.eq_ignore_ascii_case("boundary"))
+            .map(|(_, value)| value)
+            .filter(|boundary| !boundary.is_empty() && boundary.len() <= MAX_BOUNDARY_LEN)
+            .ok_or(Reject::NoBoundary)?;
+        Form::Multipart { boundary }
+    } else if RAW_MINIDUMP_TYPES.contains(&media_type.as_str()) {
+        Form::RawMinidump
+    } else {
         return Err(Reject::WrongContentType);
-    }
-    let boundary = multipart::params(params)
-        .find(|(key, _)| key.eq_ignore_ascii_case("boundary"))
-        .map(|(_, value)| value)
-        .filter(|boundary| !boundary.is_empty() && boundary.len() <= MAX_BOUNDARY_LEN)
-        .ok_or(Reject::NoBoundary)?;
+    };
 
     let chunked = headers
         .get_all(header::TRANSFER_ENCODING)
@@ -93,7 +116,7 @@ pub fn check(headers: &HeaderMap, max_size: usize) -> Result<Head, Reject> {
         (!last.is_empty()).then(|| last.to_owned())
     });
     Ok(Head {
-        boundary,
+        form,
         compressed,
         content_length,
         user_agent: text(header::USER_AGENT),
@@ -118,23 +141,24 @@ mod tests {
     #[test]
     fn content_type_and_boundary() {
         let ok = |ct: &str| head(&[("content-type", ct), ("content-length", "10")]);
+        let boundary = |ct: &str| match ok(ct).unwrap().form {
+            Form::Multipart { boundary } => boundary,
+            Form::RawMinidump => panic!("{ct} is multipart"),
+        };
+        assert_eq!(boundary("multipart/form-data; boundary=abc"), "abc");
+        assert_eq!(boundary("multipart/form-data; boundary=\"a b;c\""), "a b;c");
         assert_eq!(
-            ok("multipart/form-data; boundary=abc").unwrap().boundary,
-            "abc"
-        );
-        assert_eq!(
-            ok("multipart/form-data; boundary=\"a b;c\"")
-                .unwrap()
-                .boundary,
-            "a b;c"
-        );
-        assert_eq!(
-            ok("Multipart/Form-Data;charset=utf-8; BOUNDARY=x")
-                .unwrap()
-                .boundary,
+            boundary("Multipart/Form-Data;charset=utf-8; BOUNDARY=x"),
             "x"
         );
-        assert_eq!(ok("multipart/mixed; boundary=x").unwrap().boundary, "x");
+        assert_eq!(boundary("multipart/mixed; boundary=x"), "x");
+        for raw in [
+            "application/octet-stream",
+            "Application/X-Dmp",
+            "application/x-minidump; name=a.dmp",
+        ] {
+            assert_eq!(ok(raw).unwrap().form, Form::RawMinidump, "{raw}");
+        }
         assert!(matches!(
             head(&[("content-length", "10")]),
             Err(Reject::NoContentType)
