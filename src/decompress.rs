@@ -152,7 +152,6 @@ fn zstd_window(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn dump() -> Vec<u8> {
         let mut dump = b"MDMP\x93\xa7".to_vec();
@@ -163,25 +162,7 @@ mod tests {
     }
 
     fn compress(codec: Codec, data: &[u8]) -> Vec<u8> {
-        match codec {
-            Codec::Gzip => antenna_testkit::gzip(data),
-            Codec::Zstd => {
-                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-            }
-            Codec::Xz => {
-                let mut out = Vec::new();
-                liblzma::read::XzEncoder::new(data, 6)
-                    .read_to_end(&mut out)
-                    .unwrap();
-                out
-            }
-            Codec::Bzip2 => {
-                let mut encoder =
-                    bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
-                encoder.write_all(data).unwrap();
-                encoder.finish().unwrap()
-            }
-        }
+        antenna_testkit::compress(codec.name(), data)
     }
 
     const CODECS: [Codec; 4] = [Codec::Gzip, Codec::Zstd, Codec::Xz, Codec::Bzip2];

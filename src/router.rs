@@ -28,8 +28,8 @@ impl Handler for App {
         route(request, peer, self, queue).await
     }
 
-    fn refused_by_http(&self, peer: SocketAddr, error: &hyper::Error) {
-        self.submitter.refused_by_http(peer, error);
+    fn refused_by_http(&self, peer: SocketAddr, refusal: &crate::server::Refusal) {
+        self.submitter.refused_by_http(peer, refusal);
     }
 }
 

@@ -84,18 +84,24 @@ fn statsd_lines_for_a_submitted_crash() {
 fn http_layer_refusals_are_logged_and_counted() {
     let (socket, port) = statsd_socket();
     let collector = Collector::start(&[("STATSD_HOST", "127.0.0.1"), ("STATSD_PORT", &port)]);
-    // HTTP/1.0 with a chunked body: hyper refuses it in its parser, before any handler.
-    let refused = collector.send(&raw(
-        "POST /submit HTTP/1.0\r\nContent-Type: multipart/form-data; boundary=x\r\nTransfer-Encoding: chunked",
-        b"0\r\n\r\n",
-    ));
-    assert_eq!(refused.status, 400);
+    // A request line hyper cannot parse, and a 100 KB header: both are refused by the HTTP
+    // layer itself, before any handler.
+    let bad_line = collector.send(b"POST /submit HTTP/9.9 extra\r\n\r\n");
+    assert_eq!(bad_line.status, 400);
+    let huge_header = format!(
+        "POST /submit HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let too_large = collector.send(huge_header.as_bytes());
+    assert_eq!(too_large.status, 431);
     let logs = collector.logs_with("submit discarded: http:");
-    assert!(logs.contains("submit discarded: http:"), "{logs}");
+    assert_eq!(logs.matches("submit discarded: http:").count(), 2, "{logs}");
     // The collector keeps serving.
-    collector.send(&raw("GET /__lbheartbeat__ HTTP/1.1\r\nHost: x", b""));
+    let health = collector.send(&raw("GET /__lbheartbeat__ HTTP/1.1\r\nHost: x", b""));
+    assert_eq!(health.status, 200);
 
     let wanted = "socorro.collector.breakpad_resource.malformed:1|c|";
+    let mut counted = 0;
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut buf = [0u8; 65536];
     let mut seen = Vec::new();
@@ -107,12 +113,13 @@ fn http_layer_refusals_are_logged_and_counted() {
                     .map(str::to_owned),
             );
         }
-        if seen
+        counted = seen
             .iter()
-            .any(|l| l.starts_with(wanted) && l.contains("reason:http"))
-        {
+            .filter(|l| l.starts_with(wanted) && l.contains("reason:http"))
+            .count();
+        if counted == 2 {
             return;
         }
     }
-    panic!("no malformed reason:http in {seen:#?}");
+    panic!("{counted} of 2 malformed reason:http in {seen:#?}");
 }

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use super::http10::Http10Chunked;
-use super::Handler;
+use super::{Handler, Refusal};
 
 /// Settings of every acceptor.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +87,13 @@ pub async fn serve<H: Handler>(
             let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
             let service = service_fn(move |request| {
                 let (handler, local) = (Arc::clone(&handler), Arc::clone(&local));
-                async move { Ok::<_, Infallible>(handler.handle(request, peer, &local).await) }
+                async move {
+                    if let Some(refusal) = super::check_head(&request) {
+                        handler.refused_by_http(peer, &refusal);
+                        return Ok::<_, Infallible>(super::head_too_large());
+                    }
+                    Ok(handler.handle(request, peer, &local).await)
+                }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -100,7 +106,7 @@ pub async fn serve<H: Handler>(
             tokio::spawn(async move {
                 match connection.await {
                     Err(error) if error.is_parse() || error.is_parse_too_large() => {
-                        refused.refused_by_http(peer, &error);
+                        refused.refused_by_http(peer, &Refusal::Parse(error));
                     }
                     Err(error) => tracing::debug!("connection ended: {error}"),
                     Ok(()) => {}

@@ -19,9 +19,8 @@ use std::task::{ready, Context, Poll};
 use memchr::memmem;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// A head longer than this is passed to hyper as it is (hyper refuses heads that are too
-/// large with its own 431).
-const MAX_SNIFF: usize = 64 * 1024;
+/// A head longer than this is passed to hyper as it is: hyper refuses it with its own 431.
+const MAX_SNIFF: usize = super::MAX_HEAD_BYTES;
 
 /// What the first bytes of a connection call for.
 #[derive(Debug, PartialEq, Eq)]

@@ -38,11 +38,56 @@ pub trait Handler: Send + Sync + 'static {
         local: &'a Self::Local,
     ) -> impl Future<Output = FullResponse> + Send + 'a;
 
-    /// The HTTP layer refused a request from `peer` before any handler saw it (a head it
-    /// cannot parse: hyper has answered 400 or 431 itself).
-    fn refused_by_http(&self, peer: SocketAddr, error: &hyper::Error) {
-        let _ = (peer, error);
+    /// The HTTP layer refused a request from `peer` before any handler saw it (it has
+    /// answered 400 or 431 itself).
+    fn refused_by_http(&self, peer: SocketAddr, refusal: &Refusal) {
+        let _ = (peer, refusal);
     }
+}
+
+/// Largest request head (request line and headers) a handler is given. Crash reporters send
+/// well under 8 KiB; nginx's default buffers take 32 KiB in all.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Why the HTTP layer refused a request before any handler saw it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// hyper could not parse the head (bad request line or header, or far too large).
+    #[error(transparent)]
+    Parse(hyper::Error),
+    /// The head parsed but is larger than [`MAX_HEAD_BYTES`].
+    #[error("request head of {size} bytes is over the {MAX_HEAD_BYTES}-byte limit")]
+    HeadTooLarge {
+        /// The head's size as sent, give or take the spaces around header values.
+        size: usize,
+    },
+}
+
+/// [`Refusal::HeadTooLarge`] for a head over [`MAX_HEAD_BYTES`]. hyper's own limit is its
+/// read buffer (about 400 KiB), which a head may overshoot by a read's worth.
+fn check_head<B>(request: &http::Request<B>) -> Option<Refusal> {
+    let uri = request.uri();
+    let target = uri
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len());
+    let line = request.method().as_str().len() + target + 11;
+    let size = request.headers().iter().fold(line, |size, (name, value)| {
+        size + name.as_str().len() + value.len() + 4
+    });
+    (size > MAX_HEAD_BYTES).then_some(Refusal::HeadTooLarge { size })
+}
+
+/// The answer to [`Refusal::HeadTooLarge`]: hyper's own for heads too large to parse.
+fn head_too_large() -> FullResponse {
+    let mut response = crate::response::text(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "");
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// The running acceptor threads.

@@ -3,7 +3,7 @@
 //! minidump with annotations in the query string, Electron's form nested in a dump part,
 //! and dumps sent compressed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value};
@@ -58,7 +58,21 @@ pub struct Extracted {
     pub notes: Vec<String>,
     /// How the annotations arrived.
     pub payload: Payload,
+    /// Dumps whose own Content-Type names a compression format (Firefox's
+    /// `memory-report.json.gz` is `application/x-gzip`): files meant to be compressed, which
+    /// [`inflate_dumps`] stores as sent.
+    pub compressed_files: BTreeSet<String>,
 }
+
+/// Part media types that declare the bytes a compressed file.
+const COMPRESSED_FILE_TYPES: &[&str] = &[
+    "application/gzip",
+    "application/x-gzip",
+    "application/zstd",
+    "application/x-xz",
+    "application/x-bzip2",
+    "application/x-bzip",
+];
 
 /// Sorts parts into annotations and dumps. A dump part that holds a whole multipart form
 /// (old Electron reporters) is replaced by the parts it holds; parts of the outer form win
@@ -149,7 +163,10 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Replaces every compressed dump (found by its magic bytes) with its decompressed bytes,
 /// keeping the stored dumps together under `max_size`; returns the bytes added. A dump that
-/// has a magic but does not decompress is kept as received, with a note.
+/// has a magic but does not decompress is kept as received, with a note. Dumps the client
+/// declared compressed files ([`Extracted::compressed_files`]) are left as sent: inflating a
+/// memory report would change the file downstream readers expect, and could push a crash
+/// over the cap and lose it.
 pub fn inflate_dumps(extracted: &mut Extracted, max_size: usize) -> Result<usize, Reject> {
     let mut total: usize = extracted.dumps.values().map(Bytes::len).sum();
     let mut added = 0;
@@ -157,6 +174,9 @@ pub fn inflate_dumps(extracted: &mut Extracted, max_size: usize) -> Result<usize
         let Some(codec) = Codec::sniff(dump) else {
             continue;
         };
+        if extracted.compressed_files.contains(name) {
+            continue;
+        }
         let others = total - dump.len();
         match decompress::decompress(codec, dump, max_size.saturating_sub(others)) {
             Ok(inflated) => {
@@ -240,6 +260,11 @@ impl Sorter {
                 out.notes
                     .push(format!("unknown content type: {name} {content_type}"));
             }
+            if COMPRESSED_FILE_TYPES.contains(&media_type) {
+                out.compressed_files.insert(dump_name.clone());
+            } else {
+                out.compressed_files.remove(&dump_name);
+            }
             out.dumps.insert(dump_name, part.body);
         }
         Ok(())
@@ -252,7 +277,12 @@ impl Sorter {
             out.annotations.entry(name).or_insert(value);
         }
         for (name, dump) in inner.out.dumps {
-            out.dumps.entry(name).or_insert(dump);
+            if let std::collections::btree_map::Entry::Vacant(entry) = out.dumps.entry(name) {
+                if inner.out.compressed_files.contains(entry.key()) {
+                    out.compressed_files.insert(entry.key().clone());
+                }
+                entry.insert(dump);
+            }
         }
         out.notes.extend(inner.out.notes);
         if inner.out.payload == Payload::Json {
@@ -587,10 +617,17 @@ Content-Type: application/octet-stream\r\n\r\nMDMP inner\r\n\
                 Some("application/octet-stream"),
                 b"BZh9 not really bzip2",
             ),
+            part(
+                Some("memory_report"),
+                Some("memory-report.json.gz"),
+                Some("application/x-gzip"),
+                &antenna_testkit::gzip(b"{}"),
+            ),
         ])
         .unwrap();
+        let memory_report = out.dumps["memory_report"].clone();
         let compressed_len = out.dumps["upload_file_minidump"].len();
-        let cap = dump.len() + 21;
+        let cap = dump.len() + 21 + memory_report.len();
         assert_eq!(
             inflate_dumps(&mut out, cap).unwrap(),
             dump.len() - compressed_len
@@ -598,8 +635,13 @@ Content-Type: application/octet-stream\r\n\r\nMDMP inner\r\n\
         assert!(out.dumps["upload_file_minidump"][..] == dump[..]);
         assert_eq!(&out.dumps["other"][..], b"BZh9 not really bzip2");
         assert_eq!(
+            out.dumps["memory_report"], memory_report,
+            "a declared .gz file"
+        );
+        assert_eq!(
             out.notes,
             [
+                "unknown content type: memory_report application/x-gzip",
                 "other looked bzip2-compressed but did not decompress",
                 "upload_file_minidump was gzip-compressed",
             ]

@@ -96,10 +96,10 @@ impl Submitter {
 
     /// Counts and logs a request the HTTP layer refused before it reached us (SPEC §2:
     /// `malformed`, reason `http`), so such clients are seen.
-    pub fn refused_by_http(&self, peer: std::net::SocketAddr, error: &hyper::Error) {
+    pub fn refused_by_http(&self, peer: std::net::SocketAddr, refusal: &crate::server::Refusal) {
         self.metrics
             .incr(Counter::Malformed, Some(("reason", "http")));
-        tracing::info!("submit discarded: http: {error}; client {}", peer.ip());
+        tracing::info!("submit discarded: http: {refusal}; client {}", peer.ip());
     }
 
     /// The save queue of acceptor `index`, for [`handle`](Self::handle).
@@ -225,6 +225,7 @@ impl Submitter {
             dumps,
             mut notes,
             payload,
+            compressed_files: _,
         } = extracted;
         let verdict = self.throttler.throttle(&annotations, now.date(), rng);
         let kind = match verdict.outcome {

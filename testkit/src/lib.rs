@@ -108,6 +108,33 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `data` compressed in `format`: `gzip`, `zstd`, `xz` or `bzip2` (the dump-part codecs of
+/// SPEC §2). Panics on any other name.
+pub fn compress(format: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    match format {
+        "gzip" => gzip(data),
+        "zstd" => {
+            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+        }
+        "xz" => {
+            let mut out = Vec::new();
+            liblzma::read::XzEncoder::new(data, 6)
+                .read_to_end(&mut out)
+                .expect("xz into memory cannot fail");
+            out
+        }
+        "bzip2" => {
+            let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            encoder
+                .write_all(data)
+                .expect("bzip2 into memory cannot fail");
+            encoder.finish().expect("bzip2 into memory cannot fail")
+        }
+        other => panic!("no compressor for {other:?}"),
+    }
+}
+
 /// The repository's `testdata/` folder (see `testdata/README.md`).
 pub fn testdata_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")

@@ -1,6 +1,6 @@
 //! Crash bodies: the shared builder (`antenna-testkit`), `testdata/`, digests.
 
-pub use antenna_testkit::{gzip, Multipart, BOUNDARY};
+pub use antenna_testkit::{compress, gzip, Multipart, BOUNDARY};
 
 use super::post;
 
