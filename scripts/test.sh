@@ -5,7 +5,8 @@
 #
 # The suite runs every test against a real implementation, started by the test itself on a
 # loopback port and stopped by its PID:
-#   nginx, openssl, curl   tests/deploy_nginx.rs (TLS in front of the collector)
+#   nginx, openssl, curl   tests/deploy_nginx.rs (TLS in front of the collector; nginx's
+#                          stream module, libnginx-mod-stream, for the socket-client port)
 #   systemd-analyze        tests/deploy_nginx.rs (checks tuning/antenna.service)
 #   rabbitmq-server, epmd  tests/publish_amqp.rs (a private broker node)
 #   moto_server (PyPI)     tests/publish_sqs.rs (SQS)
@@ -37,6 +38,8 @@ packages=()
 for program in "${!debian[@]}"; do
     command -v "$program" >/dev/null 2>&1 || packages+=("${debian[$program]}")
 done
+# tuning/nginx.conf loads the stream module (Crashpad's socket transport port).
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || packages+=(libnginx-mod-stream)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "test.sh: installing Debian packages: ${packages[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -70,9 +70,23 @@ fn make_certificates(dir: &Path) {
         ]));
 }
 
+/// The loopback ports the test nginx listens on.
+#[derive(Clone, Copy)]
+struct Ports {
+    https: u16,
+    http: u16,
+    /// The stream (TLS pass-through) port for Crashpad's socket transport.
+    stream: u16,
+}
+
 /// `tuning/nginx.conf` with only the host-specific parts moved into `dir`: certificate
 /// paths, listen ports (loopback), the upstream port, pid, logs and temp paths.
-fn test_config(dir: &Path, https: u16, http: u16, upstream: u16) -> std::path::PathBuf {
+fn test_config(dir: &Path, ports: Ports, upstream: u16) -> std::path::PathBuf {
+    let Ports {
+        https,
+        http,
+        stream,
+    } = ports;
     let original =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/nginx.conf"))
             .unwrap();
@@ -84,6 +98,8 @@ fn test_config(dir: &Path, https: u16, http: u16, upstream: u16) -> std::path::P
         .replace("listen 80;", &format!("listen 127.0.0.1:{http};"))
         .replace("listen [::]:80;", "")
         .replace("server 127.0.0.1:8000;", &format!("server 127.0.0.1:{upstream};"))
+        .replace("listen 8443 ssl;", &format!("listen 127.0.0.1:{stream} ssl;"))
+        .replace("listen [::]:8443 ssl;", "")
         .replace("pid /run/nginx.pid;", &format!("pid {d}/nginx.pid;"))
         .replace("/var/log/nginx/", &format!("{d}/"))
         .replace(
@@ -91,6 +107,7 @@ fn test_config(dir: &Path, https: u16, http: u16, upstream: u16) -> std::path::P
             &format!("client_body_buffer_size 1m;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;"),
         );
     assert!(!config.contains("/etc/ssl") && config.contains(&format!("127.0.0.1:{upstream}")));
+    assert_eq!(config.matches(&format!("127.0.0.1:{upstream}")).count(), 2);
     let path = dir.join("nginx.conf");
     std::fs::write(&path, config).unwrap();
     path
@@ -138,21 +155,20 @@ fn body_of_size(size: usize) -> Vec<u8> {
     body
 }
 
-#[test]
-fn crashes_over_tls_through_the_shipped_nginx_config() {
-    let dir = TempDir::new();
-    make_certificates(&dir.0);
-    let collector = Collector::start(&[
-        ("ANTENNA_BROKEN_CREDENTIALS", "ops:secret"),
-        ("ANTENNA_MAX_CRASH_SIZE", "25MiB"),
-    ]);
-    let (https, http) = (free_port(), free_port());
-    let config = test_config(&dir.0, https, http, collector.addr.port());
+/// The shipped nginx config (rewritten by [`test_config`]) running in front of `collector`,
+/// once every port takes connections.
+fn start_nginx(dir: &Path, collector: &Collector) -> (Nginx, Ports) {
+    let ports = Ports {
+        https: free_port(),
+        http: free_port(),
+        stream: free_port(),
+    };
+    let config = test_config(dir, ports, collector.addr.port());
     for temp in ["body", "proxy"] {
-        std::fs::create_dir_all(dir.0.join(temp)).unwrap();
-        run(Command::new("chmod").args(["777", &dir.0.join(temp).display().to_string()]));
+        std::fs::create_dir_all(dir.join(temp)).unwrap();
+        run(Command::new("chmod").args(["777", &dir.join(temp).display().to_string()]));
     }
-    run(Command::new("chmod").args(["755", &dir.0.display().to_string()]));
+    run(Command::new("chmod").args(["755", &dir.display().to_string()]));
     run(Command::new(support::program("nginx")).args(["-t", "-c", &config.display().to_string()]));
     let nginx = Nginx(
         Command::new(support::program("nginx"))
@@ -163,10 +179,69 @@ fn crashes_over_tls_through_the_shipped_nginx_config() {
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", https)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    for port in [ports.https, ports.http, ports.stream] {
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    (nginx, ports)
+}
+
+#[test]
+fn crashpad_socket_clients_through_the_stream_port() {
+    // The http module refuses Crashpad's HTTP/1.0 chunked request; the stream port takes it
+    // (TLS ends in nginx, bytes pass through) and the collector stores the crash.
+    let dir = TempDir::new();
+    make_certificates(&dir.0);
+    let collector = Collector::start(&[]);
+    let (_nginx, ports) = start_nginx(&dir.0, &collector);
+    let dump = corpus("minidumps/breakpad__minidump_crashpad_annotation.dmp");
+    let form = gzip(&crashpad::form(&dump));
+    let content_type = format!("multipart/form-data; boundary={}", crashpad::BOUNDARY);
+    let request = crashpad::socket_transport_request(
+        &form,
+        &[
+            ("Content-Type", &content_type),
+            ("Content-Encoding", "gzip"),
+        ],
+    );
+    let request_file = dir.0.join("crashpad.request");
+    std::fs::write(&request_file, &request).unwrap();
+    let over_tls = |port: u16| {
+        // s_client writes the request, keeps reading after its end (-ign_eof) until the
+        // server closes, and prints only what the server sent (-quiet).
+        let output = Command::new(support::program("openssl"))
+            .args(["s_client", "-quiet", "-ign_eof", "-verify_return_error"])
+            .args(["-CAfile", &dir.0.join("ca.pem").display().to_string()])
+            .args(["-connect", &format!("127.0.0.1:{port}")])
+            .stdin(std::fs::File::open(&request_file).unwrap())
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        output.stdout
+    };
+    let (answer, closed) = crashpad::read_answer(&over_tls(ports.stream)[..]);
+    assert!(closed);
+    let id = answer
+        .strip_prefix("CrashID=bp-")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{answer:?}"));
+    assert!(collector.dump("upload_file_minidump", id) == dump);
+    // The same bytes on the https port: nginx's http module refuses them itself.
+    let refused = String::from_utf8_lossy(&over_tls(ports.https)).into_owned();
+    assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
+}
+
+#[test]
+fn crashes_over_tls_through_the_shipped_nginx_config() {
+    let dir = TempDir::new();
+    make_certificates(&dir.0);
+    let collector = Collector::start(&[
+        ("ANTENNA_BROKEN_CREDENTIALS", "ops:secret"),
+        ("ANTENNA_MAX_CRASH_SIZE", "25MiB"),
+    ]);
+    let (nginx, Ports { https, http, .. }) = start_nginx(&dir.0, &collector);
     let base = format!("https://127.0.0.1:{https}");
     let ca = dir.0.join("ca.pem").display().to_string();
     let files = |body: &[u8], name: &str| {

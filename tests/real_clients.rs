@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -14,86 +13,13 @@ use support::*;
 
 const DUMP: &str = "minidumps/breakpad__minidump_crashpad_annotation.dmp";
 
-/// The boundary Crashpad's `HTTPMultipartBuilder` writes: dashes, a fixed word, random
-/// alphanumerics.
-const CRASHPAD_BOUNDARY: &str = "---MultipartBoundary-vp5j9HdSRYK8DvX2DhtpqEbMNjSN4wQq---";
-
-/// A request exactly as Crashpad's socket transport (`http_transport_socket.cc`) writes it:
-/// `HTTP/1.0`, no Host, the headers in `std::map` order then `Transfer-Encoding: chunked`,
-/// chunks of at most 32 KiB with unpadded lowercase hex sizes, no Content-Length.
-fn crashpad_socket_request(body: &[u8], headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut sorted = headers.to_vec();
-    sorted.sort();
-    let mut request = b"POST /submit?guid=8e0b26c15c3b4c1e9f35d2e1e8a2c0de HTTP/1.0\r\n".to_vec();
-    for (name, value) in sorted {
-        request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-    }
-    request.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-    for chunk in body.chunks(32 * 1024) {
-        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-        request.extend_from_slice(chunk);
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"0\r\n\r\n");
-    request
-}
-
-/// Reads an answer the way that transport does: the status line must start with
-/// `HTTP/1.0 200 ` or `HTTP/1.1 200 `; headers go into a map by their exact names; the body
-/// is exactly `Content-Length` bytes, looked up by that exact spelling. Returns the body, and
-/// whether the server then closed the connection.
-fn read_like_crashpad(stream: TcpStream) -> (String, bool) {
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status).unwrap();
-    assert!(
-        status.starts_with("HTTP/1.0 200 ") || status.starts_with("HTTP/1.1 200 "),
-        "{status:?}"
-    );
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        let (name, value) = line.split_once(':').expect("a header line");
-        let value = value.strip_suffix("\r\n").expect("CRLF");
-        let value = value.strip_prefix(' ').expect("one space after the colon");
-        headers.insert(name.to_owned(), value.to_owned());
-    }
-    let length: usize = headers
-        .get("Content-Length")
-        .unwrap_or_else(|| panic!("no `Content-Length` by that exact name in {headers:?}"))
-        .parse()
-        .unwrap();
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let mut rest = Vec::new();
-    let closed = matches!(reader.read_to_end(&mut rest), Ok(0));
-    (String::from_utf8(body).unwrap(), closed)
-}
-
-fn crashpad_form(dump: &[u8]) -> Vec<u8> {
-    Multipart::with_boundary(CRASHPAD_BOUNDARY)
-        .field("prod", "Chrome_Android")
-        .field("ProductName", "Chrome_Android")
-        .field("Version", "131.0.6778.39")
-        .field("guid", "8e0b26c15c3b4c1e9f35d2e1e8a2c0de")
-        .part(
-            "Content-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"8e0b26c1.dmp\"\r\nContent-Type: application/octet-stream",
-            dump,
-        )
-        .build()
-}
-
 #[test]
 fn crashpad_socket_transport_replayed_byte_for_byte() {
     let collector = Collector::start(&[]);
     let dump = corpus(DUMP);
     assert!(dump.len() > 64 * 1024, "several 32 KiB chunks");
-    let form = crashpad_form(&dump);
-    let content_type = format!("multipart/form-data; boundary={CRASHPAD_BOUNDARY}");
+    let form = crashpad::form(&dump);
+    let content_type = format!("multipart/form-data; boundary={}", crashpad::BOUNDARY);
     let compressed = gzip(&form);
     for (body, headers) in [
         (&form, vec![("Content-Type", content_type.as_str())]),
@@ -110,9 +36,9 @@ fn crashpad_socket_transport_replayed_byte_for_byte() {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         stream
-            .write_all(&crashpad_socket_request(body, &headers))
+            .write_all(&crashpad::socket_transport_request(body, &headers))
             .unwrap();
-        let (answer, closed) = read_like_crashpad(stream);
+        let (answer, closed) = crashpad::read_answer(stream);
         assert!(closed, "the connection closes after the answer");
         let id = answer
             .strip_prefix("CrashID=bp-")
