@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each fuzz target calls its own property
 //! The properties the fuzz targets check, shared with the seeded random-input tests
 //! (`tests/fuzz_seeded.rs`) so that CI checks them on every change; the fuzz targets
 //! (coverage-guided, run by hand) are one call each into this file.
