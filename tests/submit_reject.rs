@@ -269,3 +269,38 @@ fn clients_that_write_everything_first_read_early_answers() {
         "RSS grew {grown_mib} MiB while discarding bodies"
     );
 }
+
+#[test]
+fn a_full_inflight_budget_answers_503_that_write_everything_clients_read() {
+    // The budget holds one crash; a stalled upload holds nearly all of it. The next client
+    // writes its whole body before reading: it reads the 503 + Retry-After given mid-body.
+    let collector = Collector::start(&[
+        ("ANTENNA_MAX_CRASH_SIZE", "2MiB"),
+        ("ANTENNA_MAX_INFLIGHT_BYTES", "2MiB"),
+    ]);
+    let mut stalled = collector.client();
+    let declared = 2 << 20;
+    let head = format!(
+        "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {}\r\nContent-Length: {declared}\r\n\r\n",
+        content_type()
+    );
+    stalled.stream.write_all(head.as_bytes()).unwrap();
+    stalled
+        .stream
+        .write_all(&vec![b'-'; declared - 1000])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let body = Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", &vec![0x5a; 1 << 20])
+        .build();
+    let answer = write_everything_then_read(collector.addr, &post(&body, ""));
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert!(
+        answer.header("Retry-After").is_some(),
+        "{:?}",
+        answer.headers
+    );
+    drop(stalled);
+}
