@@ -25,6 +25,13 @@ impl CrashReport {
         pyjson::object_to_string(&self.raw_crash)
     }
 
+    /// The SHA-256 of dump `name`, from `metadata.dump_checksums` (computed once, when
+    /// the crash was accepted); `None` if the raw crash does not carry it.
+    pub fn dump_sha256(&self, name: &str) -> Option<[u8; 32]> {
+        let hex = self.raw_crash.get("metadata")?.get("dump_checksums")?.get(name)?;
+        crate::digest::sha256_from_hex(hex.as_str()?)
+    }
+
     /// The sorted list of dump names as stored (`[]` when there are none).
     pub fn dump_names_json(&self) -> String {
         let names = self.dumps.keys().cloned().map(Value::String).collect();

@@ -15,6 +15,7 @@ pub mod crash;
 pub mod crash_id;
 pub mod crashmover;
 pub mod decompress;
+pub mod digest;
 pub mod fail_on_demand;
 pub mod fault;
 pub mod gzip;

@@ -5,6 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sha2::Digest;
 use support::s3::{S3Server, BUCKET};
 use support::*;
 
@@ -23,6 +24,52 @@ fn crash(annotations: &Value, dump: &[u8]) -> Vec<u8> {
             .build(),
         "",
     )
+}
+
+#[test]
+fn one_hash_pass_per_dump_checked_by_s3() {
+    // Each dump goes up with the digest computed at acceptance as its x-amz-checksum-sha256
+    // (S3 checks it), an unsigned payload (no SigV4 hash of the body) and no SDK CRC.
+    let server = S3Server::start();
+    let collector = start_with(&server, &[]);
+    let dump = corpus("minidumps/linux-mini.dmp");
+    let browser = corpus("minidumps/test.dmp");
+    let body = Multipart::new()
+        .field("ProductName", "Firefox")
+        .dump("upload_file_minidump", &dump)
+        .dump("upload_file_minidump_browser", &browser)
+        .build();
+    let id = collector.send(&post(&body, "")).crash_id();
+    let seen = server.seen.lock().unwrap().clone();
+    let put = |key: &str| {
+        seen.iter()
+            .find(|request| request.method == "PUT" && request.path == format!("/{BUCKET}/{key}"))
+            .unwrap_or_else(|| panic!("no PUT of {key} in {seen:#?}"))
+            .headers
+            .clone()
+    };
+    for (key, bytes) in [
+        (format!("v1/dump/{id}"), &dump),
+        (format!("v1/upload_file_minidump_browser/{id}"), &browser),
+    ] {
+        let headers = put(&key);
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("x-amz-content-sha256").as_deref(), Some("UNSIGNED-PAYLOAD"));
+        let digest = sha2::Sha256::digest(bytes);
+        assert_eq!(
+            header("x-amz-checksum-sha256"),
+            Some(aws_smithy_types::base64::encode(digest)),
+            "{key}"
+        );
+        assert!(
+            !headers.keys().any(|name| name.as_str().starts_with("x-amz-checksum-crc")),
+            "{headers:?}"
+        );
+    }
+    // The small objects are unsigned too, with no checksum at all.
+    let names = put(&format!("v1/dump_names/{id}"));
+    assert_eq!(names["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
+    assert!(names.get("x-amz-checksum-sha256").is_none());
 }
 
 #[test]

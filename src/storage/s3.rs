@@ -6,9 +6,16 @@
 //! v1/raw_crash/<YYYYMMDD>/<crash id>    the raw crash, written last
 //! ```
 //!
-//! The dump-name list and the dumps go up concurrently; the raw crash only after all of them
-//! succeeded, so a processor that sees a raw crash can fetch everything else. Dump bytes are
-//! handed to the SDK as the `Bytes` they already are (slices of the request body): no copy.
+//! The dump-name list and the dumps go up concurrently (joined in the saving task: no task
+//! per object); the raw crash only after all of them succeeded, so a processor that sees a
+//! raw crash can fetch everything else. Dump bytes are handed to the SDK as the `Bytes`
+//! they already are (slices of the request body): no copy.
+//!
+//! One pass over the bytes, not three: payloads are not signed (`UNSIGNED-PAYLOAD`: SigV4
+//! would otherwise hash every dump), the SDK's default CRC is off, and each dump carries
+//! the SHA-256 computed when the crash was accepted (`metadata.dump_checksums`) as its
+//! `x-amz-checksum-sha256`, so S3 verifies the stored bytes end to end for free.
+//!
 //! Objects at or above the multipart threshold go up as a multipart upload with every part
 //! in flight at once; a failed multipart upload is aborted so no orphan parts are billed.
 //!
@@ -22,12 +29,15 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use futures_util::future::try_join_all;
 use rand::RngCore;
-use tokio::task::JoinSet;
 
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::config::S3Config;
 use crate::crash::CrashReport;
+
+type BoxedPut<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StorageError>> + Send + 'a>>;
 
 /// Stores crashes in an S3 bucket.
 #[derive(Debug, Clone)]
@@ -75,7 +85,13 @@ impl S3Storage {
         format!("v1/{stored}/{crash_id}")
     }
 
-    async fn put(&self, key: String, body: Bytes) -> Result<(), StorageError> {
+    /// Stores `body` under `key`; `sha256`, when known, is sent for S3 to check.
+    async fn put(
+        &self,
+        key: String,
+        body: Bytes,
+        sha256: Option<[u8; 32]>,
+    ) -> Result<(), StorageError> {
         if body.len() >= self.multipart_threshold {
             return self.put_multipart(key, body).await;
         }
@@ -84,7 +100,10 @@ impl S3Storage {
             .bucket(&self.bucket)
             .key(&key)
             .content_length(body.len() as i64)
+            .set_checksum_sha256(sha256.map(aws_smithy_types::base64::encode))
             .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(backend_error)?;
@@ -142,35 +161,35 @@ impl S3Storage {
         body: Bytes,
     ) -> Result<Vec<CompletedPart>, StorageError> {
         let part_size = self.multipart_threshold;
-        let mut uploads = JoinSet::new();
-        for (index, start) in (0..body.len()).step_by(part_size).enumerate() {
-            let part = body.slice(start..(start + part_size).min(body.len()));
-            let request = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(index as i32 + 1)
-                .content_length(part.len() as i64)
-                .body(ByteStream::from(part));
-            uploads.spawn(async move {
-                let sent = request.send().await.map_err(backend_error)?;
-                Ok::<_, StorageError>(
-                    CompletedPart::builder()
-                        .part_number(index as i32 + 1)
-                        .set_e_tag(sent.e_tag().map(str::to_owned))
-                        .build(),
-                )
+        let uploads = (0..body.len())
+            .step_by(part_size)
+            .enumerate()
+            .map(|(index, start)| {
+                let part = body.slice(start..(start + part_size).min(body.len()));
+                let number = index as i32 + 1;
+                let request = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .content_length(part.len() as i64)
+                    .body(ByteStream::from(part))
+                    .customize()
+                    .disable_payload_signing();
+                async move {
+                    let sent = request.send().await.map_err(backend_error)?;
+                    Ok::<_, StorageError>(
+                        CompletedPart::builder()
+                            .part_number(number)
+                            .set_e_tag(sent.e_tag().map(str::to_owned))
+                            .build(),
+                    )
+                }
             });
-        }
-        let mut parts = Vec::new();
-        while let Some(joined) = uploads.join_next().await {
-            let part = joined.map_err(|error| StorageError::Task(error.to_string()))??;
-            parts.push(part);
-        }
-        parts.sort_by_key(|part| part.part_number());
-        Ok(parts)
+        // In part order: try_join_all keeps it.
+        try_join_all(uploads).await
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -192,22 +211,25 @@ impl S3Storage {
 
     async fn save_crash(&self, crash: Arc<CrashReport>) -> Result<(), StorageError> {
         let id = crash.crash_id.as_str();
-        let mut uploads = JoinSet::new();
         let names = Bytes::from(crash.dump_names_json());
-        let storage = self.clone();
-        let names_key = format!("v1/dump_names/{id}");
-        uploads.spawn(async move { storage.put(names_key, names).await });
-        for (name, bytes) in &crash.dumps {
-            let storage = self.clone();
-            let key = self.dump_key(name, id);
-            let bytes = bytes.clone();
-            uploads.spawn(async move { storage.put(key, bytes).await });
-        }
-        while let Some(joined) = uploads.join_next().await {
-            joined.map_err(|error| StorageError::Task(error.to_string()))??;
-        }
+        let dumps = crash.dumps.iter().map(|(name, bytes)| {
+            self.put(
+                self.dump_key(name, id),
+                bytes.clone(),
+                crash.dump_sha256(name),
+            )
+        });
+        let names = std::iter::once(self.put(format!("v1/dump_names/{id}"), names, None));
+        // Boxed: the two kinds of future are one type, and one allocation each is what a
+        // spawned task cost before, without its hand-off to another thread.
+        let uploads: Vec<BoxedPut<'_>> = names
+            .map(|put| Box::pin(put) as BoxedPut<'_>)
+            .chain(dumps.map(|put| Box::pin(put) as BoxedPut<'_>))
+            .collect();
+        try_join_all(uploads).await?;
         let raw_key = format!("v1/raw_crash/{}/{id}", crash.crash_id.date_key());
-        self.put(raw_key, Bytes::from(crash.raw_crash_json())).await
+        self.put(raw_key, Bytes::from(crash.raw_crash_json()), None)
+            .await
     }
 
     async fn head_bucket(&self) -> Result<(), StorageError> {
@@ -233,7 +255,7 @@ impl S3Storage {
         // S3-compatible servers create buckets on write).
         let checked = async {
             self.head_bucket().await?;
-            self.put(key, Bytes::from_static(b"test")).await
+            self.put(key, Bytes::from_static(b"test"), None).await
         };
         checked
             .await

@@ -13,13 +13,13 @@ use http::StatusCode;
 use hyper::body::Body;
 use rand::Rng;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::budget::InflightBudget;
 use crate::config::Config;
 use crate::crash::CrashReport;
 use crate::crash_id::{CrashId, IdKind};
 use crate::crashmover::{Crashmover, NotSaved, SaveQueue};
+use crate::digest;
 use crate::metrics::{Counter, Metrics, Timer};
 use crate::response::{self, FullResponse};
 use crate::secret::Secret;
@@ -257,7 +257,7 @@ impl Submitter {
         }
         let checksums: Map<String, Value> = dumps
             .iter()
-            .map(|(name, bytes)| (name.clone(), Value::String(hex(&Sha256::digest(bytes)))))
+            .map(|(name, bytes)| (name.clone(), Value::String(digest::to_hex(&digest::sha256(bytes)))))
             .collect();
         let metadata = json!({
             "collector_notes": notes,
@@ -283,14 +283,4 @@ impl Submitter {
 
 fn crash_id_response(crash_id: &CrashId) -> FullResponse {
     response::text(StatusCode::OK, format!("CrashID=bp-{crash_id}\n"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
 }

@@ -8,6 +8,7 @@
 //! and reading requests but answers nothing until resumed (as a stopped process would).
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
@@ -20,9 +21,19 @@ pub const BUCKET: &str = "crashes";
 pub const ACCESS_KEY: &str = "antenna-test";
 pub const SECRET_KEY: &str = "antenna-test-secret";
 
+/// A request as the server received it: method, path and headers (bodies are not kept).
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: http::HeaderMap,
+}
+
 pub struct S3Server {
     pub addr: SocketAddr,
     pub dir: TempDir,
+    /// Every request received, in order.
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
     runtime: Option<tokio::runtime::Runtime>,
     /// The accept loop; it owns the connections, so aborting it closes them all.
     serving: Option<JoinHandle<()>>,
@@ -46,6 +57,7 @@ impl S3Server {
         let mut server = S3Server {
             addr,
             dir,
+            seen: Arc::default(),
             runtime: Some(runtime),
             serving: None,
             paused: watch::channel(false).0,
@@ -64,6 +76,7 @@ impl S3Server {
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let s3 = builder.build();
         let paused = self.paused.subscribe();
+        let seen = Arc::clone(&self.seen);
         self.serving = Some(self.runtime().spawn(async move {
             let mut connections = JoinSet::new();
             loop {
@@ -74,9 +87,15 @@ impl S3Server {
                 };
                 let s3 = s3.clone();
                 let paused = paused.clone();
-                let service = hyper::service::service_fn(move |request| {
+                let seen = Arc::clone(&seen);
+                let service = hyper::service::service_fn(move |request: http::Request<_>| {
                     let s3 = s3.clone();
                     let mut paused = paused.clone();
+                    seen.lock().unwrap().push(SeenRequest {
+                        method: request.method().to_string(),
+                        path: request.uri().path().to_owned(),
+                        headers: request.headers().clone(),
+                    });
                     async move {
                         let _ = paused.wait_for(|paused| !*paused).await;
                         hyper::service::Service::call(&s3, request).await
