@@ -28,7 +28,11 @@ impl CrashReport {
     /// The SHA-256 of dump `name`, from `metadata.dump_checksums` (computed once, when
     /// the crash was accepted); `None` if the raw crash does not carry it.
     pub fn dump_sha256(&self, name: &str) -> Option<[u8; 32]> {
-        let hex = self.raw_crash.get("metadata")?.get("dump_checksums")?.get(name)?;
+        let hex = self
+            .raw_crash
+            .get("metadata")?
+            .get("dump_checksums")?
+            .get(name)?;
         crate::digest::sha256_from_hex(hex.as_str()?)
     }
 

@@ -23,8 +23,9 @@
 
 use std::sync::Arc;
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -49,6 +50,13 @@ pub struct S3Storage {
     multipart_threshold: usize,
     /// `bucket … region … endpoint …`, for error messages.
     location: String,
+}
+
+/// The server answered 2xx, whatever the SDK made of the answer.
+fn answered_ok<E>(error: &SdkError<E, HttpResponse>) -> bool {
+    error
+        .raw_response()
+        .is_some_and(|response| response.status().is_success())
 }
 
 fn backend_error(error: impl std::error::Error) -> StorageError {
@@ -123,6 +131,7 @@ impl S3Storage {
             .upload_id()
             .ok_or_else(|| StorageError::Backend("CreateMultipartUpload gave no upload id".into()))?
             .to_owned();
+        let body_len = body.len();
         match self.upload_parts(&key, &upload_id, body).await {
             Ok(parts) => {
                 let completed = self
@@ -140,6 +149,15 @@ impl S3Storage {
                     .await;
                 match completed {
                     Ok(_) => Ok(()),
+                    // A 200 the SDK could not read (moto 5 answers with a
+                    // `CompleteMultipartUploadResponse` root): the upload may well be
+                    // complete. Aborting it now would lose the object, so ask S3.
+                    Err(error) if answered_ok(&error) && self.confirm(&key, body_len).await => {
+                        tracing::debug!(
+                            "{key}: CompleteMultipartUpload answer unreadable; HeadObject confirms the object"
+                        );
+                        Ok(())
+                    }
                     Err(error) => {
                         self.abort(&key, &upload_id).await;
                         Err(backend_error(error))
@@ -190,6 +208,20 @@ impl S3Storage {
             });
         // In part order: try_join_all keeps it.
         try_join_all(uploads).await
+    }
+
+    /// True when `key` exists with `len` bytes. (Its checksum cannot be compared: multipart
+    /// objects carry no full-object SHA-256, and computing part digests would be the second
+    /// pass over the bytes this backend avoids.)
+    async fn confirm(&self, key: &str, len: usize) -> bool {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        head.is_ok_and(|head| head.content_length() == Some(len as i64))
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {

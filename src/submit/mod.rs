@@ -257,7 +257,12 @@ impl Submitter {
         }
         let checksums: Map<String, Value> = dumps
             .iter()
-            .map(|(name, bytes)| (name.clone(), Value::String(digest::to_hex(&digest::sha256(bytes)))))
+            .map(|(name, bytes)| {
+                (
+                    name.clone(),
+                    Value::String(digest::to_hex(&digest::sha256(bytes))),
+                )
+            })
             .collect();
         let metadata = json!({
             "collector_notes": notes,

@@ -1,4 +1,5 @@
-//! moto's server on loopback, as the SQS endpoint, with an SDK client to read its queues.
+//! moto's server on loopback, as the SQS (and S3) endpoint, with SDK clients to read its
+//! queues and buckets.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -14,6 +15,7 @@ pub struct Moto {
     pub port: u16,
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Moto {
@@ -41,12 +43,58 @@ impl Moto {
             .credentials_provider(Credentials::new("k", "s", None, None, "test"))
             .build();
         let client = aws_sdk_sqs::Client::from_conf(config);
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "k", "s", None, None, "test",
+            ))
+            .force_path_style(true)
+            .build();
         Moto {
             child,
             port,
             runtime,
             client,
+            s3: aws_sdk_s3::Client::from_conf(s3),
         }
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        self.runtime
+            .block_on(self.s3.create_bucket().bucket(bucket).send())
+            .unwrap();
+    }
+
+    /// The bytes of object `key` in `bucket`, if stored.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.runtime.block_on(async {
+            let object = self
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .ok()?;
+            Some(object.body.collect().await.ok()?.into_bytes().to_vec())
+        })
+    }
+
+    /// The collector settings that store into `bucket` here.
+    pub fn s3_env(&self, bucket: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("CRASHMOVER_CRASHSTORAGE_CLASS", "s3".into()),
+            ("CRASHMOVER_CRASHSTORAGE_BUCKET_NAME", bucket.into()),
+            ("CRASHMOVER_CRASHSTORAGE_REGION", "us-east-1".into()),
+            (
+                "CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("CRASHMOVER_CRASHSTORAGE_ACCESS_KEY", "k".into()),
+            ("CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY", "s".into()),
+        ]
     }
 
     pub fn create_queue(&self, queue: &str) {
