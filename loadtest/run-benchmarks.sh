@@ -12,9 +12,14 @@ DURATION=20; FS_DURATION=60; COUNT=200000
 if [ "$QUICK" = quick ]; then DURATION=2; FS_DURATION=3; COUNT=2000; fi
 
 WORK="$(mktemp -d /tmp/antenna-bench.XXXXXX)"
+# Latency pictures (SVG percentile plots), one per measured section, kept after the run.
+PLOTS=target/benchmarks
+mkdir -p "$PLOTS"
 SERVER_PID=""
+S3_PID=""
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -48,10 +53,10 @@ load() { "$LOADTEST" run --url "http://127.0.0.1:$PORT/submit" --quiet --server-
 
 echo "### 1. noop storage, 32 connections, 400 KB crashes, beside the null sink (per-core, mimalloc)"
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=noop
-load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION --sink-baseline | tee "$WORK/closed.txt"
+load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION --sink-baseline --plot "$PLOTS/1-noop-vs-sink.svg" | tee "$WORK/closed.txt"
 RATE=$(sed -n 's/.*in [0-9.]* s: \([0-9]*\) crashes\/s.*/\1/p' "$WORK/closed.txt" | tail -n 1)
 echo "### 2. open loop at half that rate ($((RATE / 2))/s), noop"
-load --corpus "$WORK/corpus-400k" --connections 64 --rate $((RATE / 2)) --count $COUNT --duration $DURATION
+load --corpus "$WORK/corpus-400k" --connections 64 --rate $((RATE / 2)) --count $COUNT --duration $DURATION --plot "$PLOTS/2-open-loop.svg"
 echo "### 3. noop, gzip bodies"
 load --corpus "$WORK/corpus-400k" --connections 32 --count $COUNT --duration $DURATION --gzip
 echo "### 4. peak memory: 64 connections of 400 KB crashes"
@@ -108,3 +113,42 @@ echo "### 10. fs storage, production size mix (median 400 KB, tail to 20 MB), gz
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
 load --corpus "$WORK/corpus-mix" --connections 32 --count $((COUNT / 10)) --duration $DURATION --gzip --check-fs "$WORK/crashdata"
 stop_server
+
+echo "### 11. storage side by side, same load, one run: noop, s3 (s3s-fs, its own process), fs with and without fsync"
+echo "###     8 connections, 400 KB crashes; collector CPU and context switches per crash, and the ratio to noop"
+STORAGE_DURATION=$([ "$QUICK" = quick ] && echo 3 || echo 20)
+S3_PORT=18790
+"$LOADTEST" s3-server --dir "$WORK/s3" --listen 127.0.0.1:$S3_PORT --threads 1 > "$WORK/s3.log" 2>&1 &
+S3_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$WORK/s3.log" && break; sleep 0.1; done
+S3_ENV=(CRASHMOVER_CRASHSTORAGE_CLASS=s3 CRASHMOVER_CRASHSTORAGE_BUCKET_NAME=crashes
+    CRASHMOVER_CRASHSTORAGE_REGION=us-east-1 CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+    CRASHMOVER_CRASHSTORAGE_ACCESS_KEY=antenna-bench CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY=antenna-bench-secret)
+for variant in noop s3 fs fs-nofsync; do
+    case $variant in
+        noop) start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=noop ;;
+        s3) start_server target/release/antenna "${S3_ENV[@]}" ;;
+        fs) start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs ;;
+        fs-nofsync) start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false ;;
+    esac
+    load --corpus "$WORK/corpus-400k" --connections 8 --count $COUNT --duration $STORAGE_DURATION \
+        --json --plot "$PLOTS/11-storage-$variant.svg" > "$WORK/storage-$variant.json"
+    if grep -q "spooled" "$WORK/server.log"; then
+        echo "$variant: crashes were spooled (storage failed during the run):"; grep -m 3 spooled "$WORK/server.log"; exit 1
+    fi
+    stop_server
+    rm -rf "$WORK/crashdata"
+done
+kill "$S3_PID"; wait "$S3_PID" 2>/dev/null || true; S3_PID=""
+python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+runs = {v: json.load(open(f"{work}/storage-{v}.json"))[-1] for v in ["noop", "s3", "fs", "fs-nofsync"]}
+noop = runs["noop"]["server_cpu_ms_per_crash"]
+print("| storage | crashes/s | p99 ms | CPU ms/crash | × noop | context switches/crash |")
+print("|---|---|---|---|---|---|")
+for name, run in runs.items():
+    cpu = run["server_cpu_ms_per_crash"]
+    print(f"| {name} | {run['crashes_per_s']:.0f} | {run['latency_ms']['p99']:.1f} | {cpu:.3f} | {cpu / noop:.2f} | {run['server_ctx_switches_per_crash']:.1f} |")
+PY
+echo "latency pictures: $PLOTS/*.svg"

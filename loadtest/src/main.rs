@@ -4,21 +4,28 @@
 //! antenna-loadtest synth   --out DIR [--count 200] [--seed 1] [--size BYTES] [--corpus testdata]
 //! antenna-loadtest from-fs --root CRASHDATA --out DIR
 //! antenna-loadtest sink    [--listen 127.0.0.1:8100] [--threads 2]
+//! antenna-loadtest s3-server --dir DIR [--listen 127.0.0.1:9000] [--bucket crashes] [--threads 2]
 //! antenna-loadtest run     --url http://127.0.0.1:8000/submit --corpus DIR
 //!                          [--connections 32] [--rate PER_SECOND] [--count 10000] [--duration 60]
 //!                          [--gzip] [--chunked] [--sink-baseline] [--server-pid PID]
 //!                          [--check-fs ROOT] [--json] [--quiet] [--allow-remote]
+//!                          [--plot FILE.svg]
 //! ```
 //!
 //! `run` is bounded by `--count` and `--duration` (whichever ends first) and only targets
 //! loopback unless `--allow-remote` is given. `--sink-baseline` first runs the same load
-//! against a null sink it starts itself (same machine, same run) and reports both.
+//! against a null sink it starts itself (same machine, same run) and reports both. `--plot`
+//! writes the latency percentiles of every run in the report as an SVG picture. `s3-server`
+//! serves a bucket from a directory (s3s-fs) for the S3 scenario, with the credentials in
+//! `s3_server.rs`.
 
 mod args;
 mod corpus;
+mod plot;
 mod procstat;
 mod report;
 mod run;
+mod s3_server;
 mod sink;
 
 use std::net::SocketAddr;
@@ -28,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use args::{get, parse_args, parse_url, required, Args};
-use procstat::{cpu_seconds, rss_mb};
+use procstat::{context_switches, cpu_seconds, rss_mb};
 use report::{ms, print_report, Latency, Report};
 
 /// Runs the load once against `url`, watching `server_pid` if given.
@@ -45,6 +52,7 @@ fn measure(
         .build()
         .map_err(|e| e.to_string())?;
     let cpu_before = server_pid.and_then(cpu_seconds);
+    let switches_before = server_pid.and_then(context_switches);
     let sampler_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = server_pid.map(|pid| {
         let stop = Arc::clone(&sampler_stop);
@@ -63,6 +71,12 @@ fn measure(
     let cpu_ms_per_crash = match (cpu_before, server_pid.and_then(cpu_seconds)) {
         (Some(before), Some(after)) if outcome.answered > 0 => {
             Some((after - before) * 1000.0 / outcome.answered as f64)
+        }
+        _ => None,
+    };
+    let switches_per_crash = match (switches_before, server_pid.and_then(context_switches)) {
+        (Some(before), Some(after)) if outcome.answered > 0 => {
+            Some(after.saturating_sub(before) as f64 / outcome.answered as f64)
         }
         _ => None,
     };
@@ -94,8 +108,12 @@ fn measure(
             max: histogram.max() as f64 / 1000.0,
         },
         server_cpu_ms_per_crash: cpu_ms_per_crash,
+        server_ctx_switches_per_crash: switches_per_crash,
         server_peak_rss_mb: peak_rss,
         ids_missing_in_storage: None,
+        percentiles_ms: plot::quantiles()
+            .map(|(_, quantile)| ms(histogram, quantile))
+            .collect(),
     };
     Ok((report, outcome.crash_ids))
 }
@@ -187,6 +205,15 @@ fn command_run(args: &Args) -> Result<(), String> {
         report.ids_missing_in_storage = Some(missing);
     }
     reports.push(report);
+    if let Some(path) = args.get("plot") {
+        let title = format!(
+            "{} · {} connections · {}",
+            plan.path,
+            plan.connections,
+            reports[reports.len() - 1].mode
+        );
+        std::fs::write(path, plot::svg(&title, &reports)).map_err(|e| format!("{path}: {e}"))?;
+    }
     if args.contains_key("json") {
         let json = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
         println!("{json}");
@@ -245,6 +272,17 @@ fn main() -> ExitCode {
         "sink" => {
             let listen = get(&args, "listen", SocketAddr::from(([127, 0, 0, 1], 8100)))?;
             sink::run(listen, get(&args, "threads", 2)?).map_err(|e| e.to_string())
+        }
+        "s3-server" => {
+            let listen = get(&args, "listen", SocketAddr::from(([127, 0, 0, 1], 9000)))?;
+            let bucket = args.get("bucket").map_or("crashes", String::as_str);
+            s3_server::run(
+                listen,
+                Path::new(required(&args, "dir")?),
+                bucket,
+                get(&args, "threads", 2)?,
+            )
+            .map_err(|e| e.to_string())
         }
         "run" => command_run(&args),
         other => Err(format!("unknown command {other:?}")),

@@ -1,4 +1,5 @@
-//! What `/proc` tells of the collector process under load: CPU time and resident memory.
+//! What `/proc` tells of the collector process under load: CPU time, resident memory and
+//! context switches.
 
 /// Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream
 /// kernel configuration).
@@ -24,4 +25,28 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kib / 1024.0)
+}
+
+/// Context switches (voluntary and not) of every thread of `pid` so far: each is a hand-off
+/// between threads or a wait. Threads that already exited are not counted; the collector's
+/// threads live as long as it does, but for tokio's idle blocking-pool threads.
+pub fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread exited while we looked
+        };
+        total += status
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|value| value.trim().parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(total)
 }

@@ -26,9 +26,14 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_ms_per_crash: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_ctx_switches_per_crash: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_peak_rss_mb: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ids_missing_in_storage: Option<usize>,
+    /// Latency at each of `plot::quantiles()`, for the picture.
+    #[serde(skip)]
+    pub percentiles_ms: Vec<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +75,9 @@ pub fn print_report(report: &Report) {
     );
     if let Some(cpu) = report.server_cpu_ms_per_crash {
         println!("   server CPU (user+system): {cpu:.3} ms per crash");
+    }
+    if let Some(switches) = report.server_ctx_switches_per_crash {
+        println!("   server context switches: {switches:.1} per crash");
     }
     if let Some(rss) = report.server_peak_rss_mb {
         println!("   server peak RSS: {rss:.1} MB");
