@@ -5,62 +5,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use antenna::app::{self, Collector};
-use antenna::config::Config;
-use antenna::metrics::Metrics;
-use antenna::publish::NonePublisher;
 use antenna::storage::fs::FsStorage;
 use antenna::storage::noop::NoopStorage;
-use antenna::storage::CrashStorage;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use http_body_util::Full;
-
-fn collector(storage: Arc<dyn CrashStorage>) -> Collector {
-    let env: HashMap<String, String> = [
-        ("BREAKPAD_THROTTLER_RULES", "accept_all"),
-        ("ANTENNA_WORKERS", "1"),
-        ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "4"),
-        ("CRASHMOVER_QUEUE_CAPACITY", "64"),
-        ("CRASHMOVER_MAX_ATTEMPTS", "1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain([(
-        "CRASHMOVER_SPOOL_DIR".to_string(),
-        std::env::temp_dir()
-            .join(format!("antenna-bench-spool-{}", std::process::id()))
-            .display()
-            .to_string(),
-    )])
-    .collect();
-    let config = Config::from(&env).unwrap();
-    let runtime = app::movers_runtime(&config).unwrap();
-    app::build(
-        &config,
-        runtime,
-        storage,
-        Arc::new(NonePublisher),
-        Metrics::disabled(),
-    )
-    .unwrap()
-}
-
-fn request(body: &Bytes, gzip: bool) -> http::Request<Full<Bytes>> {
-    let mut builder = http::Request::post("/submit")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={}", support::BOUNDARY),
-        )
-        .header("content-length", body.len());
-    if gzip {
-        builder = builder.header("content-encoding", "gzip");
-    }
-    builder.body(Full::new(body.clone())).unwrap()
-}
+use support::{collector, request};
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()

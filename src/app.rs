@@ -80,10 +80,14 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartupEr
     move |source| StartupError::Io { what, source }
 }
 
-/// The runtime the movers and the storage and publisher clients run on.
+/// The runtime the movers and the storage and publisher clients run on: one thread per
+/// four acceptors (one on a 2-core node). Saving is waiting, mostly: on more threads a
+/// save, the SDK's connection tasks and their wake-ups hop between threads, which cost
+/// S3 saves 20% more CPU and 40% more context switches per crash on two cores
+/// (`loadtest/run-benchmarks.sh`, section 11); one thread saves ~3,000 crashes/s to S3.
 pub fn movers_runtime(config: &Config) -> Result<Runtime, StartupError> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.workers.clamp(1, 4))
+        .worker_threads(config.workers.div_ceil(4).clamp(1, 4))
         .thread_name("crashmover")
         .enable_all()
         .build()

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
@@ -24,6 +25,9 @@ pub async fn sdk_config(connection: &AwsConnection) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(connection.region.clone()))
         .retry_config(RetryConfig::disabled())
+        // The attempt timeout below bounds every request already; the SDK's throughput
+        // monitor on every body (a clock read per chunk) would only duplicate it.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

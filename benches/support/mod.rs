@@ -1,7 +1,17 @@
-//! Bench inputs: crash bodies built from `testdata/`.
+//! Bench inputs: crash bodies built from `testdata/`, and the collector in-process.
 #![allow(dead_code, unused_imports)] // each bench uses its own subset
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use antenna::app::{self, Collector};
+use antenna::config::Config;
+use antenna::metrics::Metrics;
+use antenna::publish::NonePublisher;
+use antenna::storage::CrashStorage;
 pub use antenna_testkit::{gzip, testdata, Multipart, BOUNDARY};
+use bytes::Bytes;
+use http_body_util::Full;
 
 /// A multipart crash body whose dump is `dump_size` bytes: a real minidump, then its bytes
 /// repeated (varied) up to the size.
@@ -22,4 +32,49 @@ pub fn crash_body(dump_size: usize) -> Vec<u8> {
         .fields(&annotations)
         .dump("upload_file_minidump", &dump)
         .build()
+}
+
+/// The collector in-process, no sockets, saving into `storage`.
+pub fn collector(storage: Arc<dyn CrashStorage>) -> Collector {
+    let env: HashMap<String, String> = [
+        ("BREAKPAD_THROTTLER_RULES", "accept_all"),
+        ("ANTENNA_WORKERS", "1"),
+        ("CRASHMOVER_CONCURRENT_CRASHMOVERS", "4"),
+        ("CRASHMOVER_QUEUE_CAPACITY", "64"),
+        ("CRASHMOVER_MAX_ATTEMPTS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([(
+        "CRASHMOVER_SPOOL_DIR".to_string(),
+        std::env::temp_dir()
+            .join(format!("antenna-bench-spool-{}", std::process::id()))
+            .display()
+            .to_string(),
+    )])
+    .collect();
+    let config = Config::from(&env).unwrap();
+    let runtime = app::movers_runtime(&config).unwrap();
+    app::build(
+        &config,
+        runtime,
+        storage,
+        Arc::new(NonePublisher),
+        Metrics::disabled(),
+    )
+    .unwrap()
+}
+
+/// A `POST /submit` of `body` (gzip-compressed when `gzip`).
+pub fn request(body: &Bytes, gzip: bool) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::post("/submit")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={}", BOUNDARY),
+        )
+        .header("content-length", body.len());
+    if gzip {
+        builder = builder.header("content-encoding", "gzip");
+    }
+    builder.body(Full::new(body.clone())).unwrap()
 }
