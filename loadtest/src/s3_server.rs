@@ -6,9 +6,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-
 /// The credentials the server accepts (pass them to the collector).
 pub const ACCESS_KEY: &str = "antenna-bench";
 /// See [`ACCESS_KEY`].
@@ -22,22 +19,5 @@ pub fn run(listen: SocketAddr, root: &Path, bucket: &str, threads: usize) -> std
         s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     let mut builder = s3s::service::S3ServiceBuilder::new(backend);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let s3 = builder.build();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(listen).await?;
-        println!("listening on {}", listener.local_addr()?);
-        loop {
-            let (socket, _) = listener.accept().await?;
-            let s3 = s3.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), s3)
-                    .await;
-            });
-        }
-    })
+    crate::sink::serve(listen, threads, builder.build())
 }

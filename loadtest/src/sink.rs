@@ -34,6 +34,21 @@ async fn discard(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, In
 /// Serves on `listen` with `threads` runtime threads until killed; prints
 /// `listening on <addr>` once bound.
 pub fn run(listen: SocketAddr, threads: usize) -> std::io::Result<()> {
+    serve(listen, threads, service_fn(discard))
+}
+
+/// Serves HTTP/1.1 with `service` on `listen`, on `threads` runtime threads, until killed;
+/// prints `listening on <addr>` once bound (the harness's own servers: this sink and the
+/// S3 scenario's server).
+pub fn serve<S, B>(listen: SocketAddr, threads: usize, service: S) -> std::io::Result<()>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()
@@ -44,9 +59,10 @@ pub fn run(listen: SocketAddr, threads: usize) -> std::io::Result<()> {
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
+            let service = service.clone();
             tokio::spawn(async move {
                 let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(discard))
+                    .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
         }
