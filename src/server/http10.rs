@@ -19,7 +19,7 @@ use std::task::{ready, Context, Poll};
 use memchr::memmem;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// A head longer than this is passed to hyper as it is: hyper refuses it with its own 431.
+/// A head longer than this is passed on as it is: the HTTP front refuses it (431) anyway.
 const MAX_SNIFF: usize = super::MAX_HEAD_BYTES;
 
 /// What the first bytes of a connection call for.
@@ -35,12 +35,16 @@ enum Sniff {
 
 /// Decides what to do with `received`, every byte of the connection so far. Pure.
 fn sniff(received: &[u8]) -> Sniff {
-    let Some(line_end) = memchr::memchr(b'\n', received) else {
-        return if received.len() >= MAX_SNIFF {
+    // Not there yet: wait for more, up to the limit.
+    let incomplete = || {
+        if received.len() >= MAX_SNIFF {
             Sniff::Pass
         } else {
             Sniff::NeedMore
-        };
+        }
+    };
+    let Some(line_end) = memchr::memchr(b'\n', received) else {
+        return incomplete();
     };
     let Some(method_and_target) = received[..=line_end].strip_suffix(b" HTTP/1.0\r\n") else {
         return Sniff::Pass;
@@ -48,11 +52,7 @@ fn sniff(received: &[u8]) -> Sniff {
     // The blank line ending the head; with no headers at all it directly follows the
     // request line, whose own CRLF then starts the match.
     let Some(head_end) = memmem::find(&received[line_end - 1..], b"\r\n\r\n") else {
-        return if received.len() >= MAX_SNIFF {
-            Sniff::Pass
-        } else {
-            Sniff::NeedMore
-        };
+        return incomplete();
     };
     let headers_end = line_end - 1 + head_end + 2;
     let headers = &received[line_end + 1..headers_end];

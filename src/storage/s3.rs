@@ -37,9 +37,6 @@ use super::{CrashStorage, StorageError, StorageFuture};
 use crate::config::S3Config;
 use crate::crash::CrashReport;
 
-type BoxedPut<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StorageError>> + Send + 'a>>;
-
 /// Stores crashes in an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Storage {
@@ -243,21 +240,21 @@ impl S3Storage {
 
     async fn save_crash(&self, crash: Arc<CrashReport>) -> Result<(), StorageError> {
         let id = crash.crash_id.as_str();
-        let names = Bytes::from(crash.dump_names_json());
+        let names = (
+            format!("v1/dump_names/{id}"),
+            Bytes::from(crash.dump_names_json()),
+            None,
+        );
         let dumps = crash.dumps.iter().map(|(name, bytes)| {
-            self.put(
+            (
                 self.dump_key(name, id),
                 bytes.clone(),
                 crash.dump_sha256(name),
             )
         });
-        let names = std::iter::once(self.put(format!("v1/dump_names/{id}"), names, None));
-        // Boxed: the two kinds of future are one type, and one allocation each is what a
-        // spawned task cost before, without its hand-off to another thread.
-        let uploads: Vec<BoxedPut<'_>> = names
-            .map(|put| Box::pin(put) as BoxedPut<'_>)
-            .chain(dumps.map(|put| Box::pin(put) as BoxedPut<'_>))
-            .collect();
+        let uploads = std::iter::once(names)
+            .chain(dumps)
+            .map(|(key, body, sha256)| self.put(key, body, sha256));
         try_join_all(uploads).await?;
         let raw_key = format!("v1/raw_crash/{}/{id}", crash.crash_id.date_key());
         self.put(raw_key, Bytes::from(crash.raw_crash_json()), None)

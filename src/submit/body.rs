@@ -37,8 +37,6 @@ pub struct Received {
     pub content: Content,
     /// Bytes as received on the wire (the compressed size for gzip bodies).
     pub wire_size: usize,
-    /// Bytes after decompression (equal to `wire_size` for plain bodies).
-    pub decoded_size: usize,
 }
 
 /// Limits on reading one body.
@@ -48,6 +46,15 @@ pub struct BodyLimits {
     pub max_size: usize,
     /// Longest wait for the next chunk (`ANTENNA_BODY_TIMEOUT_SECONDS`).
     pub idle_timeout: Duration,
+}
+
+impl BodyLimits {
+    fn parser(self) -> Limits {
+        Limits {
+            max_body: self.max_size,
+            ..Limits::default()
+        }
+    }
 }
 
 /// The first bytes of every minidump.
@@ -65,57 +72,31 @@ where
     B: Body + Unpin,
     B::Error: Into<BoxError>,
 {
-    let BodyLimits {
-        max_size,
-        idle_timeout: idle,
-    } = limits;
-    let parser_limits = Limits {
-        max_body: max_size,
-        ..Limits::default()
-    };
-    let expected = head.content_length.unwrap_or(0);
-    let boundary = match &head.form {
-        Form::Multipart { boundary } if !head.compressed => boundary,
-        form => {
-            // Gathered whole: gzip inflates in one call, a bare minidump is one dump.
-            let gathered = gather(body, expected, limits, budget).await?;
-            let wire_size = gathered.len();
-            let decoded = if head.compressed {
-                inflate(&gathered, max_size, budget, metrics).await?
-            } else {
-                gathered
-            };
-            let decoded_size = decoded.len();
-            let payload = if head.compressed {
-                "compressed"
-            } else {
-                "uncompressed"
-            };
-            metrics.histogram(
-                Histogram::CrashSize,
-                decoded_size as u64,
-                Some(("payload", payload)),
-            );
-            let content = match form {
-                Form::RawMinidump if decoded.starts_with(MINIDUMP_MAGIC) => {
-                    Content::RawMinidump(decoded.freeze())
-                }
-                Form::RawMinidump => return Err(Reject::WrongContentType),
-                Form::Multipart { boundary } => {
-                    Content::Parts(multipart::parse_all(boundary, decoded, parser_limits)?)
-                }
-            };
-            return Ok(Received {
-                content,
-                wire_size,
-                decoded_size,
-            });
+    match &head.form {
+        Form::Multipart { boundary } if !head.compressed => {
+            stream_multipart(body, boundary, head, limits, budget, metrics).await
         }
-    };
+        form => receive_whole(body, form, head, limits, budget, metrics).await,
+    }
+}
 
-    let mut parser = Parser::with_capacity(boundary, parser_limits, expected);
+/// A plain multipart body, parsed as its chunks arrive.
+async fn stream_multipart<B>(
+    body: &mut B,
+    boundary: &str,
+    head: &Head,
+    limits: BodyLimits,
+    budget: &mut Reservation,
+    metrics: &Metrics,
+) -> Result<Received, Reject>
+where
+    B: Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let expected = head.content_length.unwrap_or(0);
+    let mut parser = Parser::with_capacity(boundary, limits.parser(), expected);
     let mut parts = Vec::new();
-    read_chunks(body, idle, budget, |chunk| {
+    read_chunks(body, limits.idle_timeout, budget, |chunk| {
         parser.feed(chunk)?;
         drain(&mut parser, &mut parts)
     })
@@ -133,8 +114,46 @@ where
     Ok(Received {
         content: Content::Parts(parts),
         wire_size: parser.received(),
-        decoded_size: parser.received(),
     })
+}
+
+/// A body gathered whole: gzip inflates in one call, a bare minidump is one dump.
+async fn receive_whole<B>(
+    body: &mut B,
+    form: &Form,
+    head: &Head,
+    limits: BodyLimits,
+    budget: &mut Reservation,
+    metrics: &Metrics,
+) -> Result<Received, Reject>
+where
+    B: Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let expected = head.content_length.unwrap_or(0);
+    let gathered = gather(body, expected, limits, budget).await?;
+    let wire_size = gathered.len();
+    let (decoded, payload) = if head.compressed {
+        let inflated = inflate(&gathered, limits.max_size, budget, metrics).await?;
+        (inflated, "compressed")
+    } else {
+        (gathered, "uncompressed")
+    };
+    metrics.histogram(
+        Histogram::CrashSize,
+        decoded.len() as u64,
+        Some(("payload", payload)),
+    );
+    let content = match form {
+        Form::RawMinidump if decoded.starts_with(MINIDUMP_MAGIC) => {
+            Content::RawMinidump(decoded.freeze())
+        }
+        Form::RawMinidump => return Err(Reject::WrongContentType),
+        Form::Multipart { boundary } => {
+            Content::Parts(multipart::parse_all(boundary, decoded, limits.parser())?)
+        }
+    };
+    Ok(Received { content, wire_size })
 }
 
 /// Reads the whole body into one buffer, grown as bytes arrive (a declared length costs
