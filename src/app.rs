@@ -103,7 +103,12 @@ pub fn start(config: &Config) -> Result<Running, StartupError> {
             "statsd at {}:{}",
             config.statsd_host, config.statsd_port
         )))?;
-    let storage = runtime.block_on(storage::build(&config.storage, &config.dump_field));
+    let storage = runtime
+        .block_on(storage::build(&config.storage, &config.dump_field))
+        .map_err(|source| StartupError::Storage {
+            backend: config.storage.label(),
+            source,
+        })?;
     let publisher = runtime.block_on(publish::build(&config.publish));
     build(config, runtime, storage, publisher, metrics)?.serve(config)
 }

@@ -14,10 +14,10 @@ use aws_sdk_s3::config::Credentials;
 use crate::config::AwsConnection;
 
 /// Time to open a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for one request (one object, one part, one message), including the upload: a
 /// 25 MiB object at a slow 1 MB/s still fits.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The shared SDK configuration for `connection`. Must run on the runtime that will use
 /// the clients (the movers').

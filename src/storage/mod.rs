@@ -69,10 +69,13 @@ pub trait CrashStorage: Send + Sync + 'static {
 /// Builds the storage `config` asks for; `dump_field` is the form field stored as the main
 /// dump. Must run on the runtime that will use it (the movers'); nothing is touched until
 /// [`CrashStorage::verify_at_startup`].
-pub async fn build(config: &StorageConfig, dump_field: &str) -> Arc<dyn CrashStorage> {
-    match config {
+pub async fn build(
+    config: &StorageConfig,
+    dump_field: &str,
+) -> Result<Arc<dyn CrashStorage>, StorageError> {
+    Ok(match config {
         StorageConfig::Fs { root, fsync } => Arc::new(fs::FsStorage::new(root, *fsync)),
         StorageConfig::Noop => Arc::new(noop::NoopStorage),
-        StorageConfig::S3(s3) => Arc::new(s3::S3Storage::connect(s3, dump_field).await),
-    }
+        StorageConfig::S3(s3) => Arc::new(s3::S3Storage::connect(s3, dump_field).await?),
+    })
 }

@@ -12,14 +12,21 @@
 //! they already are (slices of the request body): no copy.
 //!
 //! One pass over the bytes, not three: payloads are not signed (`UNSIGNED-PAYLOAD`: SigV4
-//! would otherwise hash every dump), the SDK's default CRC is off, and each dump carries
-//! the SHA-256 computed when the crash was accepted (`metadata.dump_checksums`) as its
+//! would otherwise hash every dump), no CRC is computed, and each dump carries the SHA-256
+//! computed when the crash was accepted (`metadata.dump_checksums`) as its
 //! `x-amz-checksum-sha256`, so S3 verifies the stored bytes end to end for free.
 //!
-//! Objects at or above the multipart threshold go up as a multipart upload with every part
-//! in flight at once; a failed multipart upload is aborted so no orphan parts are billed.
+//! Objects below the multipart threshold — every object of almost every crash — go up
+//! through [`put::PutClient`], our own signed PutObject; the rest (multipart uploads, the
+//! bucket check) through the SDK's client. Large objects go up as a multipart upload with
+//! every part in flight at once; a failed multipart upload is aborted so no orphan parts
+//! are billed.
 //!
-//! Connection settings, timeouts and retries are shared with SQS (`crate::aws`).
+//! Both paths share the credentials ([`credentials`]), the region, the endpoint and the
+//! timeouts (`crate::aws`, shared with SQS).
+
+mod credentials;
+mod put;
 
 use std::sync::Arc;
 
@@ -33,6 +40,8 @@ use bytes::Bytes;
 use futures_util::future::try_join_all;
 use rand::RngCore;
 
+use self::credentials::CachedCredentials;
+use self::put::PutClient;
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::config::S3Config;
 use crate::crash::CrashReport;
@@ -40,7 +49,10 @@ use crate::crash::CrashReport;
 /// Stores crashes in an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Storage {
+    /// Multipart uploads and the bucket check.
     client: Client,
+    /// Every other object.
+    objects: PutClient,
     bucket: String,
     /// Field stored under the `dump` key (`BREAKPAD_DUMP_FIELD`).
     main_dump_field: String,
@@ -61,9 +73,18 @@ fn backend_error(error: impl std::error::Error) -> StorageError {
 }
 
 impl S3Storage {
-    /// Builds the client. Must run on the runtime that will use it (the movers').
-    pub async fn connect(config: &S3Config, main_dump_field: &str) -> S3Storage {
+    /// Builds the clients. Must run on the runtime that will use them (the movers'). Fails
+    /// only on settings no request could succeed with (an endpoint that does not resolve,
+    /// no credential provider); nothing is sent.
+    pub async fn connect(
+        config: &S3Config,
+        main_dump_field: &str,
+    ) -> Result<S3Storage, StorageError> {
         let shared = crate::aws::sdk_config(&config.connection).await;
+        let provider = shared.credentials_provider().ok_or_else(|| {
+            StorageError::Backend("no AWS credential provider is configured".into())
+        })?;
+        let objects = PutClient::new(config, Arc::new(CachedCredentials::new(provider))).await?;
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)
             // TLS already protects the bytes in transit; per-object CRCs would cost a pass
@@ -71,13 +92,14 @@ impl S3Storage {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .build();
-        S3Storage {
+        Ok(S3Storage {
             client: Client::from_conf(s3_config),
+            objects,
             bucket: config.bucket.clone(),
             main_dump_field: main_dump_field.to_owned(),
             multipart_threshold: config.multipart_threshold,
             location: format!("bucket {} {}", config.bucket, config.connection.describe()),
-        }
+        })
     }
 
     /// The key of dump `name` of `crash_id`.
@@ -100,19 +122,7 @@ impl S3Storage {
         if body.len() >= self.multipart_threshold {
             return self.put_multipart(key, body).await;
         }
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .content_length(body.len() as i64)
-            .set_checksum_sha256(sha256.map(aws_smithy_types::base64::encode))
-            .body(ByteStream::from(body))
-            .customize()
-            .disable_payload_signing()
-            .send()
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+        self.objects.put(&key, body, sha256).await
     }
 
     async fn put_multipart(&self, key: String, body: Bytes) -> Result<(), StorageError> {
