@@ -3,72 +3,11 @@
 
 mod support;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use support::free_port;
+use support::tls::{make_certificates, run, Nginx};
 use support::*;
-
-fn run(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// A throwaway CA and a leaf certificate for 127.0.0.1 / localhost signed by it.
-fn make_certificates(dir: &Path) {
-    let path = |name: &str| dir.join(name).display().to_string();
-    run(Command::new(support::program("openssl"))
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=antenna test CA",
-            "-keyout",
-            &path("ca.key"),
-            "-out",
-            &path("ca.pem"),
-        ]));
-    run(Command::new(support::program("openssl"))
-        .args([
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-keyout", &path("privkey.pem"), "-out", &path("leaf.csr")]));
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    run(Command::new(support::program("openssl"))
-        .args(["x509", "-req", "-days", "1", "-in", &path("leaf.csr")])
-        .args([
-            "-CA",
-            &path("ca.pem"),
-            "-CAkey",
-            &path("ca.key"),
-            "-CAcreateserial",
-        ])
-        .args([
-            "-extfile",
-            &path("leaf.ext"),
-            "-out",
-            &path("fullchain.pem"),
-        ]));
-}
 
 /// The loopback ports the test nginx listens on.
 #[derive(Clone, Copy)]
@@ -113,22 +52,6 @@ fn test_config(dir: &Path, ports: Ports, upstream: u16) -> std::path::PathBuf {
     path
 }
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-QUIT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn curl(args: &[&str]) -> (u16, String) {
     let output = Command::new(support::program("curl"))
         .args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"])
@@ -169,22 +92,7 @@ fn start_nginx(dir: &Path, collector: &Collector) -> (Nginx, Ports) {
         run(Command::new("chmod").args(["777", &dir.join(temp).display().to_string()]));
     }
     run(Command::new("chmod").args(["755", &dir.display().to_string()]));
-    run(Command::new(support::program("nginx")).args(["-t", "-c", &config.display().to_string()]));
-    let nginx = Nginx(
-        Command::new(support::program("nginx"))
-            .args(["-c", &config.display().to_string(), "-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for port in [ports.https, ports.http, ports.stream] {
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    let nginx = Nginx::start(&config, &[ports.https, ports.http, ports.stream]);
     (nginx, ports)
 }
 

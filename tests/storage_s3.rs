@@ -217,7 +217,6 @@ fn refused_line(env: &[(&str, String)]) -> String {
     refused_start(&pairs)
 }
 
-/// Every crash id's raw crash is in the bucket.
 /// Every crash of `ids` reaches the bucket (waiting, bounded, for the drainer).
 fn assert_in_bucket(server: &S3Server, ids: &[String]) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -252,6 +251,62 @@ fn unreachable_s3_or_missing_bucket_refuses_to_start() {
         line.contains(&format!("bucket {BUCKET}")) && line.contains(&server.endpoint()),
         "{line}"
     );
+}
+
+/// Production S3 is HTTPS: both clients (ours for objects and the bucket check, the SDK's
+/// for multipart uploads) verify the server against the trust store (`SSL_CERT_FILE`
+/// here, the system's roots by default) and store through TLS.
+#[test]
+fn crashes_reach_s3_over_tls() {
+    let server = S3Server::start();
+    let certs = TempDir::new();
+    support::tls::make_certificates(&certs.0);
+    let (_nginx, port) = support::tls::Nginx::tls_in_front_of(&certs.0, server.addr.port());
+    let endpoint = format!("https://localhost:{port}");
+    let mut env = server.env();
+    env.push(("CRASHMOVER_CRASHSTORAGE_ENDPOINT_URL", endpoint.clone()));
+    env.push(("ANTENNA_S3_MULTIPART_THRESHOLD", "5242880".into()));
+
+    // Without our CA the server is not trusted, and the collector says so.
+    let line = refused_line(&env);
+    assert!(
+        line.contains(&endpoint) && line.contains("certificate"),
+        "{line}"
+    );
+
+    env.push((
+        "SSL_CERT_FILE",
+        certs.0.join("ca.pem").display().to_string(),
+    ));
+    let all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let collector = Collector::start(&all);
+    let small = corpus("minidumps/linux-mini.dmp");
+    let large = large_dump(12 << 20);
+    for dump in [&small, &large] {
+        let id = collector
+            .send(&crash(&json!({"ProductName": "Firefox"}), dump))
+            .crash_id();
+        collector.raw_crash_from(&server, &id);
+        assert_eq!(&server.object(&format!("v1/dump/{id}")).unwrap(), dump);
+    }
+    let logs = collector.logs();
+    assert!(
+        !logs.iter().any(|line| line.contains("spooled")),
+        "{logs:?}"
+    );
+}
+
+/// A refusal from S3 reaches the start-up log as S3 answered it.
+#[test]
+fn wrong_credentials_refuse_start_with_s3s_answer() {
+    let server = S3Server::start();
+    let mut env = server.env();
+    env.push((
+        "CRASHMOVER_CRASHSTORAGE_SECRET_ACCESS_KEY",
+        "not-the-secret".into(),
+    ));
+    let line = refused_line(&env);
+    assert!(line.contains("HeadBucket: 403 Forbidden"), "{line}");
 }
 
 #[test]

@@ -17,16 +17,16 @@
 //! `x-amz-checksum-sha256`, so S3 verifies the stored bytes end to end for free.
 //!
 //! Objects below the multipart threshold — every object of almost every crash — go up
-//! through [`put::PutClient`], our own signed PutObject; the rest (multipart uploads, the
-//! bucket check) through the SDK's client. Large objects go up as a multipart upload with
+//! through [`client::SignedClient`], our own signed PutObject, which also checks the
+//! bucket; multipart uploads through the SDK's client. Large objects go up as a multipart upload with
 //! every part in flight at once; a failed multipart upload is aborted so no orphan parts
 //! are billed.
 //!
 //! Both paths share the credentials ([`credentials`]), the region, the endpoint and the
 //! timeouts (`crate::aws`, shared with SQS).
 
+mod client;
 mod credentials;
-mod put;
 
 use std::sync::Arc;
 
@@ -40,8 +40,8 @@ use bytes::Bytes;
 use futures_util::future::try_join_all;
 use rand::RngCore;
 
+use self::client::SignedClient;
 use self::credentials::CachedCredentials;
-use self::put::PutClient;
 use super::{CrashStorage, StorageError, StorageFuture};
 use crate::config::S3Config;
 use crate::crash::CrashReport;
@@ -49,10 +49,10 @@ use crate::crash::CrashReport;
 /// Stores crashes in an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Storage {
-    /// Multipart uploads and the bucket check.
+    /// Multipart uploads.
     client: Client,
-    /// Every other object.
-    objects: PutClient,
+    /// Every other object, and the bucket check.
+    objects: SignedClient,
     bucket: String,
     /// Field stored under the `dump` key (`BREAKPAD_DUMP_FIELD`).
     main_dump_field: String,
@@ -84,7 +84,7 @@ impl S3Storage {
         let provider = shared.credentials_provider().ok_or_else(|| {
             StorageError::Backend("no AWS credential provider is configured".into())
         })?;
-        let objects = PutClient::new(config, Arc::new(CachedCredentials::new(provider))).await?;
+        let objects = SignedClient::new(config, Arc::new(CachedCredentials::new(provider))).await?;
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)
             // TLS already protects the bytes in transit; per-object CRCs would cost a pass
@@ -122,7 +122,7 @@ impl S3Storage {
         if body.len() >= self.multipart_threshold {
             return self.put_multipart(key, body).await;
         }
-        self.objects.put(&key, body, sha256).await
+        self.objects.put_object(&key, body, sha256).await
     }
 
     async fn put_multipart(&self, key: String, body: Bytes) -> Result<(), StorageError> {
@@ -271,16 +271,6 @@ impl S3Storage {
             .await
     }
 
-    async fn head_bucket(&self) -> Result<(), StorageError> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(backend_error)?;
-        Ok(())
-    }
-
     async fn verify(&self) -> Result<(), StorageError> {
         let key = {
             let mut rng = rand::rng();
@@ -293,7 +283,7 @@ impl S3Storage {
         // HeadBucket first: "no such bucket" is clearer than a failed write (and some
         // S3-compatible servers create buckets on write).
         let checked = async {
-            self.head_bucket().await?;
+            self.objects.head_bucket().await?;
             self.put(key, Bytes::from_static(b"test"), None).await
         };
         checked
@@ -312,7 +302,7 @@ impl CrashStorage for S3Storage {
     }
 
     fn check_health(&self) -> StorageFuture<'_> {
-        Box::pin(self.head_bucket())
+        Box::pin(self.objects.head_bucket())
     }
 
     fn verify_at_startup(&self) -> StorageFuture<'_> {

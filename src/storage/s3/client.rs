@@ -1,5 +1,5 @@
-//! PutObject without the SDK's orchestrator: the one request the crash path sends three
-//! times per crash (dump names, each dump, raw crash).
+//! S3 requests without the SDK's orchestrator: PutObject, which the crash path sends three
+//! times per crash (dump names, each dump, raw crash), and HeadBucket, the health check.
 //!
 //! Through the SDK every PUT rebuilt its runtime components and config bag, ran the
 //! interceptor chain, resolved the endpoint and serialised the operation — per-request
@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,
@@ -48,9 +47,9 @@ const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// Sends signed PutObject requests to one bucket.
+/// Sends signed requests to one bucket.
 #[derive(Debug, Clone)]
-pub struct PutClient {
+pub struct SignedClient {
     http: HttpClient,
     /// `scheme://authority/bucket`, as the SDK's endpoint rules give it.
     bucket_url: String,
@@ -60,12 +59,12 @@ pub struct PutClient {
     credentials: Arc<CachedCredentials>,
 }
 
-impl PutClient {
+impl SignedClient {
     /// Resolves the bucket's endpoint and builds the connection pool. Nothing is sent.
     pub async fn new(
         config: &S3Config,
         credentials: Arc<CachedCredentials>,
-    ) -> Result<PutClient, StorageError> {
+    ) -> Result<SignedClient, StorageError> {
         let connection = &config.connection;
         let params = Params::builder()
             .bucket(&config.bucket)
@@ -88,7 +87,7 @@ impl PutClient {
             .ok_or_else(|| {
                 StorageError::Backend(format!("S3 endpoint {bucket_url} has no host"))
             })?;
-        Ok(PutClient {
+        Ok(SignedClient {
             http: http_client()?,
             bucket_url,
             host,
@@ -99,22 +98,43 @@ impl PutClient {
 
     /// Stores `body` under `key`. `sha256`, when known, goes along as
     /// `x-amz-checksum-sha256` and S3 refuses the object if the bytes do not match it.
-    pub async fn put(
+    pub async fn put_object(
         &self,
         key: &str,
         body: Bytes,
         sha256: Option<[u8; 32]>,
     ) -> Result<(), StorageError> {
-        let failed = |what: String| StorageError::Backend(format!("PutObject {key}: {what}"));
-        let request = self
-            .signed_request(key, body, sha256, SystemTime::now())
+        let uri = format!("{}/{}", self.bucket_url, encode_key(key));
+        self.send(Method::PUT, uri, body, sha256)
             .await
-            .map_err(|error| failed(error.to_string()))?;
+            .map_err(|why| StorageError::Backend(format!("PutObject {key}: {why}")))
+    }
+
+    /// Whether the bucket exists and these credentials may use it.
+    pub async fn head_bucket(&self) -> Result<(), StorageError> {
+        self.send(Method::HEAD, self.bucket_url.clone(), Bytes::new(), None)
+            .await
+            .map_err(|why| StorageError::Backend(format!("HeadBucket: {why}")))
+    }
+
+    /// Signs and sends one request; a 2xx answer is success, anything else says why not.
+    async fn send(
+        &self,
+        method: Method,
+        uri: String,
+        body: Bytes,
+        sha256: Option<[u8; 32]>,
+    ) -> Result<(), String> {
+        let request = self
+            .signed_request(method, uri, body, sha256, SystemTime::now())
+            .await
+            .map_err(|error| error.to_string())?;
         let answered = tokio::time::timeout(ATTEMPT_TIMEOUT, async {
-            let response = self.http.request(request).await.map_err(|error| {
-                // hyper-util's error says only "client error (Connect)"; its sources say why.
-                failed(DisplayErrorContext(error).to_string())
-            })?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|error| with_causes(&error))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -124,28 +144,30 @@ impl PutClient {
                 .await
                 .map(|collected| collected.to_bytes())
                 .unwrap_or_default();
-            Err(failed(describe_refusal(status, &body)))
+            Err(describe_refusal(status, &body))
         });
         answered
             .await
-            .unwrap_or_else(|_| Err(failed(format!("no answer within {ATTEMPT_TIMEOUT:?}"))))
+            .unwrap_or_else(|_| Err(format!("no answer within {ATTEMPT_TIMEOUT:?}")))
     }
 
     async fn signed_request(
         &self,
-        key: &str,
+        method: Method,
+        uri: String,
         body: Bytes,
         sha256: Option<[u8; 32]>,
         now: SystemTime,
     ) -> Result<Request<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
-        let uri = format!("{}/{}", self.bucket_url, encode_key(key));
-        let mut request = Request::builder()
-            .method(Method::PUT)
+        let mut head = Request::builder()
+            .method(&method)
             .uri(&uri)
             .header(HOST, self.host.clone())
-            .header(CONTENT_LENGTH, body.len())
-            .header(USER_AGENT, concat!("antenna/", env!("CARGO_PKG_VERSION")))
-            .body(Full::new(body))?;
+            .header(USER_AGENT, concat!("antenna/", env!("CARGO_PKG_VERSION")));
+        if method == Method::PUT {
+            head = head.header(CONTENT_LENGTH, body.len());
+        }
+        let mut request = head.body(Full::new(body))?;
         if let Some(digest) = sha256 {
             let encoded = aws_smithy_types::base64::encode(digest);
             request
@@ -171,7 +193,12 @@ impl PutClient {
             .headers()
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-        let signable = SignableRequest::new("PUT", &uri, headers, SignableBody::UnsignedPayload)?;
+        let signable = SignableRequest::new(
+            method.as_str(),
+            &uri,
+            headers,
+            SignableBody::UnsignedPayload,
+        )?;
         let (instructions, _signature) = sign(signable, &params)?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
@@ -207,6 +234,22 @@ fn encode_key(key: &str) -> String {
         }
     }
     encoded
+}
+
+/// `error: cause: cause…`: hyper-util's errors say only "client error (Connect)", their
+/// sources say why (`invalid peer certificate: UnknownIssuer`).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `403 AccessDenied: Access Denied` from S3's XML error body; the status alone when the
