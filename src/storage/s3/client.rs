@@ -271,7 +271,92 @@ fn describe_refusal(status: StatusCode, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+
     use super::*;
+    use crate::config::AwsConnection;
+
+    async fn client(
+        region: &str,
+        endpoint_url: Option<&str>,
+        credentials: Credentials,
+    ) -> SignedClient {
+        let config = S3Config {
+            bucket: "crashes".into(),
+            connection: AwsConnection {
+                region: region.into(),
+                endpoint_url: endpoint_url.map(str::to_owned),
+                credentials: None,
+            },
+            multipart_threshold: 8 << 20,
+        };
+        let provider = SharedCredentialsProvider::new(credentials);
+        SignedClient::new(&config, Arc::new(CachedCredentials::new(provider)))
+            .await
+            .unwrap()
+    }
+
+    fn keys() -> Credentials {
+        Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")
+    }
+
+    #[tokio::test]
+    async fn endpoints_follow_the_sdks_rules_path_style() {
+        let aws = client("us-west-2", None, keys()).await;
+        assert_eq!(aws.bucket_url, "https://s3.us-west-2.amazonaws.com/crashes");
+        assert_eq!(aws.host, "s3.us-west-2.amazonaws.com");
+        let china = client("cn-north-1", None, keys()).await;
+        assert_eq!(
+            china.bucket_url,
+            "https://s3.cn-north-1.amazonaws.com.cn/crashes"
+        );
+        let local = client("us-east-1", Some("http://127.0.0.1:9000"), keys()).await;
+        assert_eq!(local.bucket_url, "http://127.0.0.1:9000/crashes");
+        assert_eq!(local.host, "127.0.0.1:9000");
+    }
+
+    #[tokio::test]
+    async fn puts_sign_host_checksum_and_session_token_not_the_payload() {
+        let role = Credentials::new(
+            "ASIAEXAMPLE",
+            "secret",
+            Some("the-token".into()),
+            None,
+            "test",
+        );
+        let client = client("us-west-2", None, role).await;
+        let uri = format!("{}/v1/dump/abc", client.bucket_url);
+        let request = client
+            .signed_request(
+                Method::PUT,
+                uri,
+                Bytes::from_static(b"MDMP"),
+                Some([7; 32]),
+                SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        let header = |name: &str| request.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("host"), "s3.us-west-2.amazonaws.com");
+        assert_eq!(header("content-length"), "4");
+        assert_eq!(header("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+        assert_eq!(
+            header(CHECKSUM_SHA256),
+            aws_smithy_types::base64::encode([7; 32])
+        );
+        assert_eq!(header("x-amz-security-token"), "the-token");
+        let authorization = header("authorization");
+        assert!(
+            authorization.starts_with("AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/")
+                && authorization.contains("/us-west-2/s3/aws4_request")
+                && authorization.contains(
+                    "SignedHeaders=content-length;host;x-amz-checksum-sha256;\
+                     x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+                ),
+            "{authorization}"
+        );
+    }
 
     #[test]
     fn keys_keep_unreserved_characters_and_slashes() {
