@@ -1,7 +1,7 @@
 //! The credentials that sign our PUTs, fetched from the SDK's provider chain (static keys,
 //! environment, profile, instance role) and kept until shortly before they expire.
 //!
-//! The SDK caches identities inside its orchestrator, which [`super::put`] does not use, so
+//! The SDK caches identities inside its orchestrator, which [`super::client`] does not use, so
 //! the cache is ours: one read lock per request while the credentials are fresh; a refresh
 //! is fetched by one task while the others wait for it instead of all asking the
 //! instance-metadata service at once.
