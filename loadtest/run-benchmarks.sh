@@ -82,13 +82,15 @@ rm -f "$WORK/dd.bin"
 # wrote (--check-fs reads every id back, 9b replays from it), and a fast disk fills a small
 # one within the time bound, so each run also stops at 40% of the space still free.
 fs_count() { local n=$(( $(df --output=avail -B1 "$WORK" | tail -n 1) * 2 / 5 / 409600 )); echo $(( n > 100 ? n : 100 )); }
-echo "### 9. fs storage (fsync on: durable before the answer), 32 connections, 400 KB crashes, ${FS_DURATION} s or $(fs_count) crashes (40% of the free space), every id checked on disk"
+FS_COUNT=$(fs_count)
+echo "### 9. fs storage (fsync on: durable before the answer), 32 connections, 400 KB crashes, ${FS_DURATION} s or ${FS_COUNT} crashes (40% of the free space), every id checked on disk"
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs
-load --corpus "$WORK/corpus-400k" --connections 32 --count "$(fs_count)" --duration $FS_DURATION --check-fs "$WORK/crashdata"
+load --corpus "$WORK/corpus-400k" --connections 32 --count "$FS_COUNT" --duration $FS_DURATION --check-fs "$WORK/crashdata"
 stop_server
-echo "### 9a. the same with CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false (${FS_DURATION} s or $(fs_count) crashes)"
+FS_COUNT=$(fs_count)
+echo "### 9a. the same with CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false (${FS_DURATION} s or ${FS_COUNT} crashes)"
 start_server target/release/antenna CRASHMOVER_CRASHSTORAGE_CLASS=fs CRASHMOVER_CRASHSTORAGE_FS_FSYNC=false
-load --corpus "$WORK/corpus-400k" --connections 32 --count "$(fs_count)" --duration $FS_DURATION --check-fs "$WORK/crashdata"
+load --corpus "$WORK/corpus-400k" --connections 32 --count "$FS_COUNT" --duration $FS_DURATION --check-fs "$WORK/crashdata"
 stop_server
 echo "### 9b. stored crashes turned back into requests (from-fs) and replayed, JSON report"
 # Twenty stored crashes, whole (raw crash, dump names, dump), as the replay source.
